@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import { GraphQLError } from "graphql";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { AuthenticationError, authenticate } from "./auth/authenticate.js";
+import type { JwtVerifier } from "./auth/jwt.js";
+import { subjectOf } from "./auth/principal.js";
+import { Authorizer } from "./authz/authorizer.js";
+import type { AppContext, AppDeps } from "./context.js";
+import { unauthenticated } from "./errors.js";
+import { schema } from "./graphql/schema.js";
+import { useOrgraphRoutes } from "./http/routes.js";
+
+export type App = YogaServerInstance<Record<string, unknown>, AppContext>;
+
+/** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
+export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
+  return createYoga<Record<string, unknown>, AppContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    logging: false,
+    plugins: [useOrgraphRoutes(deps)],
+    context: async ({ request }): Promise<AppContext> => {
+      const requestId = request.headers.get("x-request-id") ?? randomUUID();
+      const logger = deps.logger.child({ requestId });
+      let principal;
+      try {
+        principal = await authenticate(deps, options.jwt, request.headers.get("authorization"));
+      } catch (error) {
+        if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+        throw error;
+      }
+      const authz = new Authorizer(deps.authzClient, deps.consistency, principal && subjectOf(principal), logger);
+      return { deps, db: deps.db, requestId, principal, authz, logger };
+    },
+    maskedErrors: {
+      // Expected failures carry a code and pass through, as do GraphQL's own parse and
+      // validation errors; anything else is logged and reaches the caller as
+      // "Unexpected error." with an id to find it in the log. (Checked by shape, not with
+      // instanceof: the graphql package can be loaded twice, as ESM and as CommonJS.)
+      maskError: (error, message) => {
+        const graphQLError = error as { extensions?: { code?: unknown }; originalError?: unknown; name?: string };
+        if (graphQLError.extensions?.code) return error as Error;
+        if (graphQLError.name === "GraphQLError" && !graphQLError.originalError) return error as Error;
+        const errorId = randomUUID();
+        deps.logger.error({ err: graphQLError.originalError ?? error, errorId }, "unexpected error");
+        return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR", errorId } });
+      },
+    },
+  });
+}

@@ -1,0 +1,44 @@
+import type { AppDeps } from "../context.js";
+import { findApiKeyBySecretHash } from "../modules/api-key/api-key.repository.js";
+import { findOrCreateUser } from "../modules/user/user.repository.js";
+import type { JwtVerifier } from "./jwt.js";
+import type { Principal } from "./principal.js";
+import { hashSecret, parseSecret } from "./secrets.js";
+
+export class AuthenticationError extends Error {}
+
+/**
+ * `Authorization: Bearer <credential>` → the principal, undefined when no credential is
+ * given. A credential that is present but wrong (unknown, revoked, expired, bad signature)
+ * is an AuthenticationError: it is never treated as anonymous.
+ */
+export async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null): Promise<Principal | undefined> {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new AuthenticationError("The Authorization header must be `Bearer <API key or token>`");
+  const credential = match[1]!;
+  const kind = parseSecret(credential);
+  if (kind && kind !== "ogi") return authenticateApiKey(deps, credential);
+  if (jwt && credential.split(".").length === 3) return authenticateJwt(deps, jwt, credential);
+  throw new AuthenticationError("Invalid credentials");
+}
+
+async function authenticateApiKey(deps: AppDeps, secret: string): Promise<Principal> {
+  const key = await findApiKeyBySecretHash(deps.db, hashSecret(secret));
+  if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
+    throw new AuthenticationError("This API key is unknown, revoked or expired");
+  }
+  const via = { method: "api_key" as const, keyId: key.id };
+  if (key.kind === "PERSONAL") return { kind: "USER", id: key.user_id!, via };
+  if (key.kind === "SERVICE_ACCOUNT") return { kind: "SERVICE_ACCOUNT", id: key.service_account_id!, teamId: key.team_id!, via };
+  return { kind: "API_KEY", id: key.id, teamId: key.team_id!, via };
+}
+
+/** A valid token of a new email provisions its user on the spot (just-in-time). */
+async function authenticateJwt(deps: AppDeps, verify: JwtVerifier, token: string): Promise<Principal> {
+  const claims = await verify(token);
+  if (!claims) throw new AuthenticationError("Invalid or expired token");
+  const { user, created } = await deps.db.transaction().execute((tx) => findOrCreateUser(tx, claims.email));
+  if (created) await deps.sync.flush();
+  return { kind: "USER", id: user.id, via: { method: "jwt", subject: claims.subject } };
+}

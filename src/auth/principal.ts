@@ -1,0 +1,14 @@
+import type { ObjectRef } from "../authz/model.js";
+
+/** Who is calling, and how they proved it. */
+export type Principal =
+  | { kind: "USER"; id: string; via: { method: "api_key"; keyId: string } | { method: "jwt"; subject: string } }
+  | { kind: "SERVICE_ACCOUNT"; id: string; teamId: string; via: { method: "api_key"; keyId: string } }
+  | { kind: "API_KEY"; id: string; teamId: string; via: { method: "api_key"; keyId: string } };
+
+const SUBJECT_TYPE = { USER: "user", SERVICE_ACCOUNT: "service_account", API_KEY: "api_key" } as const;
+
+/** The SpiceDB subject the principal acts as. */
+export function subjectOf(principal: Principal): ObjectRef {
+  return { type: SUBJECT_TYPE[principal.kind], id: principal.id };
+}

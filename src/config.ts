@@ -1,0 +1,61 @@
+import { resolve } from "node:path";
+
+/** Everything Orgraph reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  /** Absent: embedded Postgres (PGlite) in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  spicedb: { kind: "embedded" } | { kind: "remote"; endpoint: string; token: string; tls: boolean };
+  jwt: { issuer: string; audience: string; algorithm: string; jwksUrl?: string; publicKeyPem?: string } | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+
+  const port = Number(env.PORT ?? "4000");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT must be a port number, got "${env.PORT}"`);
+
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL must start with postgres:// or postgresql://");
+  }
+
+  let spicedb: Config["spicedb"] = { kind: "embedded" };
+  if (env.SPICEDB_ENDPOINT) {
+    if (!env.SPICEDB_TOKEN) problems.push("SPICEDB_TOKEN is required with SPICEDB_ENDPOINT");
+    const tls = parseBoolean(env.SPICEDB_TLS ?? "true");
+    if (tls === undefined) problems.push(`SPICEDB_TLS must be true or false, got "${env.SPICEDB_TLS}"`);
+    spicedb = { kind: "remote", endpoint: env.SPICEDB_ENDPOINT, token: env.SPICEDB_TOKEN ?? "", tls: tls ?? true };
+  }
+
+  let jwt: Config["jwt"];
+  if (env.JWT_ISSUER || env.JWT_AUDIENCE || env.JWT_JWKS_URL || env.JWT_PUBLIC_KEY) {
+    if (!env.JWT_ISSUER || !env.JWT_AUDIENCE) problems.push("JWT_ISSUER and JWT_AUDIENCE are both required for OIDC tokens");
+    if (!env.JWT_JWKS_URL === !env.JWT_PUBLIC_KEY) problems.push("set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY");
+    jwt = {
+      issuer: env.JWT_ISSUER ?? "",
+      audience: env.JWT_AUDIENCE ?? "",
+      algorithm: env.JWT_ALGORITHM ?? "RS256",
+      ...(env.JWT_JWKS_URL ? { jwksUrl: env.JWT_JWKS_URL } : {}),
+      ...(env.JWT_PUBLIC_KEY ? { publicKeyPem: env.JWT_PUBLIC_KEY } : {}),
+    };
+  }
+
+  const logLevel = env.LOG_LEVEL ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel };
+}
+
+function parseBoolean(value: string): boolean | undefined {
+  if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
+  if (["false", "0", "no"].includes(value.toLowerCase())) return false;
+  return undefined;
+}

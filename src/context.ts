@@ -1,0 +1,27 @@
+import type { Principal } from "./auth/principal.js";
+import type { Authorizer } from "./authz/authorizer.js";
+import type { AuthzClient } from "./authz/client.js";
+import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import type { Config } from "./config.js";
+import type { Db } from "./db/database.js";
+import type { Logger } from "./logger.js";
+
+/** What lives as long as the process: storage, SpiceDB, configuration. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  authzClient: AuthzClient;
+  consistency: ConsistencyTracker;
+  sync: RelationshipSync;
+  logger: Logger;
+}
+
+/** What lives as long as one request. A fresh one per request: scope-auth caches on it. */
+export interface AppContext {
+  deps: AppDeps;
+  db: Db;
+  requestId: string;
+  principal: Principal | undefined;
+  authz: Authorizer;
+  logger: Logger;
+}

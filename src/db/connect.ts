@@ -1,0 +1,37 @@
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, PostgresDialect } from "kysely";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
+import type { Database, Db } from "./database.js";
+import { migrateToLatest } from "./migrate.js";
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: "postgres" | "pglite";
+  close(): Promise<void>;
+}
+
+/**
+ * A Postgres server when `databaseUrl` is set, else PGlite (real Postgres compiled to WASM)
+ * in `<dataDir>/pgdata`. Either way the same migrations run before anything else.
+ */
+export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<DatabaseHandle> {
+  let handle: DatabaseHandle;
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    handle = { db, kind: "postgres", close: () => db.destroy() };
+  } else {
+    const pglite = await PGlite.create(join(options.dataDir, "pgdata"));
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    handle = { db, kind: "pglite", close: () => db.destroy() };
+  }
+  try {
+    await migrateToLatest(handle.db);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}

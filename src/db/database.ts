@@ -1,0 +1,116 @@
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
+
+/** Row types of every table, one interface per table; `Database` is what Kysely is typed with. */
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export type OrgRole = "ADMIN" | "BILLING_ADMIN" | "MEMBER";
+export type TeamRole = "ADMIN" | "MEMBER" | "OPERATOR" | "VIEWER";
+export type PrincipalType = "user" | "service_account" | "api_key";
+
+export interface OrganizationTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface UserTable {
+  id: string;
+  /** Lower-cased; the identity of a person. */
+  email: string;
+  display_name: string;
+  created_at: CreatedAt;
+}
+
+export interface OrgMembershipTable {
+  org_id: string;
+  user_id: string;
+  role: OrgRole;
+  created_at: CreatedAt;
+}
+
+export interface TeamTable {
+  id: string;
+  org_id: string;
+  name: string;
+  is_default: boolean;
+  created_at: CreatedAt;
+}
+
+export interface TeamMembershipTable {
+  team_id: string;
+  principal_id: string;
+  principal_type: Exclude<PrincipalType, "api_key">;
+  role: TeamRole;
+  created_at: CreatedAt;
+}
+
+export interface InvitationTable {
+  id: string;
+  org_id: string;
+  email: string;
+  role: OrgRole;
+  /** null: the default team as MEMBER; a list: exactly those teams. */
+  teams: ColumnType<{ teamId: string; role: TeamRole }[] | null, string | null, string | null>;
+  token_hash: string;
+  status: "PENDING" | "ACCEPTED" | "REVOKED";
+  expires_at: Timestamp;
+  invited_by: string;
+  accepted_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  kind: "PERSONAL" | "TEAM" | "SERVICE_ACCOUNT";
+  name: string;
+  /** The first characters of the secret, shown in lists so people can tell keys apart. */
+  prefix: string;
+  /** SHA-256 of the whole secret, hex; the secret itself is never stored. */
+  secret_hash: string;
+  user_id: string | null;
+  team_id: string | null;
+  service_account_id: string | null;
+  type: "FULL_ACCESS" | "INFERENCE_ONLY" | "METRICS_ONLY" | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** The durable record of every relationship SpiceDB must hold (see authz/relationships.ts). */
+export interface AuthzRelationshipTable {
+  resource_type: string;
+  resource_id: string;
+  relation: string;
+  subject_type: string;
+  subject_id: string;
+  subject_relation: string;
+  org_id: string | null;
+  team_id: string | null;
+}
+
+/** Relationship keys whose SpiceDB state may differ from the record, until applied. */
+export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id"> {
+  id: Generated<string>;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  organizations: OrganizationTable;
+  users: UserTable;
+  org_memberships: OrgMembershipTable;
+  teams: TeamTable;
+  team_memberships: TeamMembershipTable;
+  invitations: InvitationTable;
+  api_keys: ApiKeyTable;
+  authz_relationships: AuthzRelationshipTable;
+  authz_outbox: AuthzOutboxTable;
+}
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+export type Row<T extends keyof Database> = Selectable<Database[T]>;
+export type NewRow<T extends keyof Database> = Insertable<Database[T]>;

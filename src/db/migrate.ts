@@ -1,0 +1,19 @@
+import { Migrator, type Kysely, type Migration } from "kysely";
+import * as foundation from "./migrations/2026_11_24_0001_foundation.js";
+
+// Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
+// any bundler; names sort in the order they must run.
+const MIGRATIONS: Record<string, Migration> = {
+  "2026_11_24_0001_foundation": foundation,
+};
+
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error) {
+    throw new Error(`Migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import { GraphQLError } from "graphql";
+
+/** The error codes of the spec (PRODUCT.md §10); every expected failure carries one. */
+export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "BAD_USER_INPUT" | "CONFLICT" | "AUTHZ_UNAVAILABLE";
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 200,
+  NOT_FOUND: 200,
+  BAD_USER_INPUT: 200,
+  CONFLICT: 200,
+  AUTHZ_UNAVAILABLE: 503,
+};
+
+export function codedError(code: ErrorCode, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status: HTTP_STATUS[code] } } });
+}
+
+export const notFound = (what = "Not found") => codedError("NOT_FOUND", what);
+export const forbidden = (what = "Not allowed") => codedError("FORBIDDEN", what);
+export const badInput = (what: string) => codedError("BAD_USER_INPUT", what);
+export const conflict = (what: string) => codedError("CONFLICT", what);
+export const unauthenticated = (what = "Missing or invalid credentials") => codedError("UNAUTHENTICATED", what);
+export const authzUnavailable = () =>
+  codedError("AUTHZ_UNAVAILABLE", "The authorization service is unavailable; try again shortly");
+
+export function errorCode(error: unknown): ErrorCode | undefined {
+  return error instanceof GraphQLError ? (error.extensions?.code as ErrorCode | undefined) : undefined;
+}

@@ -1,0 +1,15 @@
+import { lexicographicSortSchema, printSchema } from "graphql";
+import { builder } from "./builder.js";
+import "./scalars.js";
+import "../modules/user/user.graphql.js";
+import "../modules/api-key/api-key.graphql.js";
+import "../modules/organization/organization.graphql.js";
+import "../modules/team/team.graphql.js";
+import "../modules/member/member.graphql.js";
+import "../modules/viewer/viewer.graphql.js";
+import "../modules/permission/permission.graphql.js";
+
+export const schema = builder.toSchema();
+
+/** The SDL kept in schema/schema.graphql (a test fails when that file is stale). */
+export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;

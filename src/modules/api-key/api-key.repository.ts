@@ -1,0 +1,26 @@
+import { generateSecret, type SecretKind } from "../../auth/secrets.js";
+import type { Db, NewRow, Row, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
+
+export type ApiKey = Row<"api_keys">;
+
+export const findApiKey = (db: Db | Tx, id: string) => db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const findApiKeyBySecretHash = (db: Db, hash: string) =>
+  db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hash).executeTakeFirst();
+
+const SECRET_KIND: Record<ApiKey["kind"], SecretKind> = { PERSONAL: "ogp", TEAM: "ogt", SERVICE_ACCOUNT: "ogs" };
+
+/** Stores a new key (its hash only) and returns the row with the secret, to be shown once. */
+export async function insertApiKey(
+  tx: Tx,
+  values: Omit<NewRow<"api_keys">, "id" | "prefix" | "secret_hash">,
+): Promise<{ apiKey: ApiKey; secret: string }> {
+  const { secret, hash, prefix } = generateSecret(SECRET_KIND[values.kind]);
+  const apiKey = await tx
+    .insertInto("api_keys")
+    .values({ ...values, id: newId("ApiKey"), prefix, secret_hash: hash })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { apiKey, secret };
+}

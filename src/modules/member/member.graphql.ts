@@ -1,0 +1,125 @@
+import { builder } from "../../graphql/builder.js";
+import { keysetConnection } from "../../graphql/pagination.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { notFound } from "../../errors.js";
+import { ApiKeyRef } from "../api-key/api-key.graphql.js";
+import { OrganizationRef, OrgRoleEnum } from "../organization/organization.graphql.js";
+import { listOrgMemberships, type OrgMembership } from "../organization/organization.repository.js";
+import { orgRef } from "../organization/organization.service.js";
+import { TeamMembershipRef, TeamRoleEnum } from "../team/team.graphql.js";
+import { listMembershipsInOrg } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
+import { UserRef } from "../user/user.graphql.js";
+import { findUser } from "../user/user.repository.js";
+import { listPendingInvitations, type Invitation } from "./invitation.repository.js";
+import { acceptInvitation, inviteMember, removeMember, setOrgRole } from "./member.service.js";
+
+export const OrgMembershipRef = builder.objectRef<OrgMembership>("OrgMembership");
+export const InvitationRef = builder.objectRef<Invitation>("Invitation");
+
+builder.objectType(OrgMembershipRef, {
+  fields: (t) => ({
+    user: t.field({ type: UserRef, resolve: async (m, _args, ctx) => (await findUser(ctx.db, m.user_id))! }),
+    role: t.field({ type: OrgRoleEnum, resolve: (m) => m.role }),
+    teams: t.field({
+      type: [TeamMembershipRef],
+      description: "The member's teams, among those the caller can view.",
+      resolve: async (m, _args, ctx) =>
+        ctx.authz.filter(await listMembershipsInOrg(ctx.db, m.org_id, m.user_id), (tm) => teamRef(tm.team_id), "view"),
+    }),
+  }),
+});
+
+builder.node(InvitationRef, {
+  id: { resolve: (invitation) => invitation.id },
+  // Only those who manage the organization's members see its invitations.
+  authScopes: (invitation) => ({ visible: scopeKey(orgRef(invitation.org_id), "manage_members") }),
+  loadOne: async (id, ctx) => {
+    const invitation = await ctx.db.selectFrom("invitations").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!invitation) throw notFound("invitation not found");
+    return invitation;
+  },
+  fields: (t) => ({
+    email: t.exposeString("email"),
+    role: t.field({ type: OrgRoleEnum, resolve: (i) => i.role }),
+    status: t.field({
+      type: "String",
+      resolve: (i) => (i.status === "PENDING" && i.expires_at.getTime() <= Date.now() ? "EXPIRED" : i.status),
+    }),
+    expiresAt: t.field({ type: "DateTime", resolve: (i) => i.expires_at }),
+  }),
+});
+
+builder.objectFields(OrganizationRef, (t) => ({
+  members: t.connection({
+    type: OrgMembershipRef,
+    description: "Every member for those who manage members; otherwise only the caller's own membership.",
+    resolve: async (org, args, ctx) => {
+      const seesAll = await ctx.authz.can(orgRef(org.id), "manage_members");
+      const onlyUserId = seesAll ? undefined : (ctx.principal?.id ?? "");
+      return keysetConnection(args, (after, limit) => listOrgMemberships(ctx.db, org.id, { after, limit, onlyUserId }), (m) => m.user_id);
+    },
+  }, { name: "OrgMembershipConnection" }, { name: "OrgMembershipEdge" }),
+  invitations: t.field({
+    type: [InvitationRef],
+    description: "Pending invitations.",
+    authScopes: (org) => ({ can: scopeKey(orgRef(org.id), "manage_members") }),
+    resolve: (org, _args, ctx) => listPendingInvitations(ctx.db, org.id),
+  }),
+}));
+
+const TeamRoleInput = builder.inputType("TeamRoleInput", {
+  fields: (t) => ({
+    teamId: t.id({ required: true }),
+    role: t.field({ type: TeamRoleEnum, required: true }),
+  }),
+});
+
+const InviteMemberInput = builder.inputType("InviteMemberInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    email: t.string({ required: true }),
+    role: t.field({ type: OrgRoleEnum, required: true }),
+    teams: t.field({ type: [TeamRoleInput], required: false }),
+  }),
+});
+
+const InvitePayload = builder.objectRef<Awaited<ReturnType<typeof inviteMember>>>("InvitePayload").implement({
+  fields: (t) => ({
+    invitation: t.expose("invitation", { type: InvitationRef }),
+    token: t.exposeString("token", { description: "The secret of the invitation link, shown once, for the inviter to deliver." }),
+  }),
+});
+
+const AcceptInvitationPayload = builder.objectRef<Awaited<ReturnType<typeof acceptInvitation>>>("AcceptInvitationPayload").implement({
+  fields: (t) => ({
+    user: t.expose("user", { type: UserRef }),
+    organization: t.expose("organization", { type: OrganizationRef }),
+    apiKey: t.expose("apiKey", { type: ApiKeyRef, description: "A personal API key for the new member, shown once." }),
+    secret: t.exposeString("secret"),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  inviteMember: t.field({
+    type: InvitePayload,
+    args: { input: t.arg({ type: InviteMemberInput, required: true }) },
+    resolve: (_root, { input }, ctx) => inviteMember(ctx, input),
+  }),
+  acceptInvitation: t.field({
+    type: AcceptInvitationPayload,
+    // The invitation token is the credential: the invitee has no account yet.
+    skipTypeScopes: true,
+    args: { token: t.arg.string({ required: true }) },
+    resolve: (_root, { token }, ctx) => acceptInvitation(ctx, token),
+  }),
+  removeMember: t.boolean({
+    args: { organizationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => removeMember(ctx, args.organizationId, args.userId),
+  }),
+  setOrgRole: t.field({
+    type: OrgMembershipRef,
+    args: { organizationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), role: t.arg({ type: OrgRoleEnum, required: true }) },
+    resolve: (_root, args, ctx) => setOrgRole(ctx, args.organizationId, args.userId, args.role),
+  }),
+}));

@@ -1,0 +1,53 @@
+import { builder } from "../../graphql/builder.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { expectId } from "../../ids.js";
+import { findOrgMembership, type Organization } from "./organization.repository.js";
+import { createOrganization, getOrganization, orgRef, renameOrganization } from "./organization.service.js";
+
+export const OrgRoleEnum = builder.enumType("OrgRole", { values: ["ADMIN", "BILLING_ADMIN", "MEMBER"] as const });
+
+export const OrganizationRef = builder.objectRef<Organization>("Organization");
+
+builder.node(OrganizationRef, {
+  id: { resolve: (org) => org.id },
+  // Every Organization object, however it is reached (node(id) included), is checked once.
+  authScopes: (org) => ({ visible: scopeKey(orgRef(org.id)) }),
+  loadOne: (id, ctx) => getOrganization(ctx, id),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    viewerRole: t.field({
+      type: OrgRoleEnum,
+      nullable: true,
+      resolve: async (org, _args, ctx) =>
+        ctx.principal?.kind === "USER" ? ((await findOrgMembership(ctx.db, org.id, ctx.principal.id))?.role ?? null) : null,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  organization: t.field({
+    type: OrganizationRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => {
+      expectId(id, "Organization");
+      return getOrganization(ctx, id);
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createOrganization: t.field({
+    type: OrganizationRef,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, { name }, ctx) => createOrganization(ctx, name),
+  }),
+  renameOrganization: t.field({
+    type: OrganizationRef,
+    args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, { id, name }, ctx) => {
+      expectId(id, "Organization");
+      return renameOrganization(ctx, id, name);
+    },
+  }),
+}));

@@ -1,0 +1,38 @@
+import type { Db, OrgRole, Row, Tx } from "../../db/database.js";
+
+export type Organization = Row<"organizations">;
+export type OrgMembership = Row<"org_memberships">;
+
+export const findOrganization = (db: Db | Tx, id: string) =>
+  db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const findOrganizations = (db: Db | Tx, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.selectFrom("organizations").selectAll().where("id", "in", ids).orderBy("name").execute();
+
+export const findOrgMembership = (db: Db | Tx, orgId: string, userId: string) =>
+  db.selectFrom("org_memberships").selectAll().where("org_id", "=", orgId).where("user_id", "=", userId).executeTakeFirst();
+
+/** Members in id order, after the `after` user id. */
+export function listOrgMemberships(db: Db, orgId: string, options: { after?: string; limit: number; onlyUserId?: string }) {
+  let query = db.selectFrom("org_memberships").selectAll().where("org_id", "=", orgId);
+  if (options.onlyUserId) query = query.where("user_id", "=", options.onlyUserId);
+  if (options.after) query = query.where("user_id", ">", options.after);
+  return query.orderBy("user_id").limit(options.limit).execute();
+}
+
+/** Locks the organization row: serializes changes that must see a stable set of admins. */
+export const lockOrganization = (tx: Tx, orgId: string) =>
+  tx.selectFrom("organizations").select("id").where("id", "=", orgId).forUpdate().executeTakeFirst();
+
+export async function countAdmins(tx: Tx, orgId: string): Promise<number> {
+  const row = await tx
+    .selectFrom("org_memberships")
+    .select((eb) => eb.fn.countAll<string>().as("count"))
+    .where("org_id", "=", orgId)
+    .where("role", "=", "ADMIN")
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export const insertOrgMembership = (tx: Tx, orgId: string, userId: string, role: OrgRole) =>
+  tx.insertInto("org_memberships").values({ org_id: orgId, user_id: userId, role }).execute();

@@ -1,0 +1,49 @@
+import { PERMISSIONS, permissionsOf, type ObjectKind, type PermissionDefinition } from "../../authz/catalog.js";
+import { builder } from "../../graphql/builder.js";
+import { badInput } from "../../errors.js";
+import { typeOfId, type EntityType } from "../../ids.js";
+import { TeamRoleEnum } from "../team/team.graphql.js";
+
+const OBJECT_KIND: Partial<Record<EntityType, ObjectKind>> = {
+  Organization: "organization",
+  Team: "team",
+  Model: "model",
+  Environment: "environment",
+  Chain: "chain",
+};
+
+const PermissionDefinitionRef = builder.objectRef<PermissionDefinition>("PermissionDefinition").implement({
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    description: t.exposeString("description"),
+    builtInRoles: t.field({
+      type: [TeamRoleEnum],
+      description: "The built-in team roles that hold it (empty for organization permissions).",
+      resolve: (p) => p.builtInRoles,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  permissionCatalog: t.field({
+    type: [PermissionDefinitionRef],
+    resolve: () => PERMISSIONS,
+  }),
+  viewerPermissions: t.stringList({
+    description: "Every permission name the caller holds on the object `on`; NOT_FOUND if they cannot view it.",
+    args: { on: t.arg.id({ required: true }) },
+    resolve: async (_root, { on }, ctx) => {
+      const type = typeOfId(on);
+      const kind = type && OBJECT_KIND[type];
+      if (!kind) throw badInput("Permissions are defined on organizations, teams, models, environments and chains");
+      const resource = { type: kind, id: on };
+      // Visibility and every permission of the kind go to SpiceDB as one bulk check.
+      const definitions = permissionsOf(kind);
+      const [, ...held] = await Promise.all([
+        ctx.authz.requireVisible(resource),
+        ...definitions.map((p) => ctx.authz.can(resource, p.spicedbPermission)),
+      ]);
+      return definitions.filter((_, i) => held[i]).map((p) => p.name);
+    },
+  }),
+}));

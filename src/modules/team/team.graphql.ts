@@ -1,0 +1,128 @@
+import { builder } from "../../graphql/builder.js";
+import { keysetConnection } from "../../graphql/pagination.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { ApiKeyRef } from "../api-key/api-key.graphql.js";
+import { findOrgMembership, findOrganization } from "../organization/organization.repository.js";
+import { OrganizationRef } from "../organization/organization.graphql.js";
+import { findUser } from "../user/user.repository.js";
+import { PrincipalRef } from "../user/user.graphql.js";
+import {
+  findDefaultTeam,
+  findTeam,
+  findTeamMembership,
+  listTeamMembershipsPage,
+  listTeamsPage,
+  type Team,
+  type TeamMembership,
+} from "./team.repository.js";
+import { addTeamMember, createTeam, deleteTeam, getTeam, removeTeamMember, renameTeam, setTeamRole, teamRef } from "./team.service.js";
+
+export const TeamRoleEnum = builder.enumType("TeamRole", { values: ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"] as const });
+
+export const TeamRef = builder.objectRef<Team>("Team");
+export const TeamMembershipRef = builder.objectRef<TeamMembership>("TeamMembership");
+
+builder.node(TeamRef, {
+  id: { resolve: (team) => team.id },
+  // Every Team object, however it is reached, is checked once: invisible teams are NOT_FOUND.
+  authScopes: (team) => ({ visible: scopeKey(teamRef(team.id)) }),
+  loadOne: (id, ctx) => getTeam(ctx, id),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    isDefault: t.exposeBoolean("is_default"),
+    organization: t.field({
+      type: OrganizationRef,
+      resolve: async (team, _args, ctx) => (await findOrganization(ctx.db, team.org_id))!,
+    }),
+    viewerRole: t.field({
+      type: TeamRoleEnum,
+      nullable: true,
+      description: "The caller's effective built-in role here (ADMIN for org admins); null if none.",
+      resolve: async (team, _args, ctx) => {
+        const principal = ctx.principal;
+        if (!principal || principal.kind === "API_KEY") return null;
+        if (principal.kind === "USER" && (await findOrgMembership(ctx.db, team.org_id, principal.id))?.role === "ADMIN") {
+          return "ADMIN";
+        }
+        return (await findTeamMembership(ctx.db, team.id, principal.id))?.role ?? null;
+      },
+    }),
+    members: t.connection({
+      type: TeamMembershipRef,
+      resolve: (team, args, ctx) =>
+        keysetConnection(args, (after, limit) => listTeamMembershipsPage(ctx.db, team.id, { after, limit }), (m) => m.principal_id),
+    }, { name: "TeamMembershipConnection" }, { name: "TeamMembershipEdge" }),
+  }),
+});
+
+builder.objectType(TeamMembershipRef, {
+  fields: (t) => ({
+    team: t.field({ type: TeamRef, resolve: async (m, _args, ctx) => (await findTeam(ctx.db, m.team_id))! }),
+    principal: t.field({
+      type: PrincipalRef,
+      resolve: async (m, _args, ctx) => (await findUser(ctx.db, m.principal_id))!,
+    }),
+    role: t.field({ type: TeamRoleEnum, resolve: (m) => m.role }),
+  }),
+});
+
+builder.objectFields(OrganizationRef, (t) => ({
+  defaultTeam: t.field({ type: TeamRef, resolve: (org, _args, ctx) => findDefaultTeam(ctx.db, org.id) }),
+  teams: t.connection({
+    type: TeamRef,
+    description: "Teams the caller can view.",
+    resolve: async (org, args, ctx) => {
+      const visible = await ctx.authz.lookup("team", "view");
+      return keysetConnection(args, (after, limit) => listTeamsPage(ctx.db, org.id, visible, { after, limit }), (team) => team.id);
+    },
+  }, { name: "TeamConnection" }, { name: "TeamEdge" }),
+}));
+
+builder.objectFields(ApiKeyRef, (t) => ({
+  team: t.field({
+    type: TeamRef,
+    nullable: true,
+    resolve: async (key, _args, ctx) => (key.team_id ? ((await findTeam(ctx.db, key.team_id)) ?? null) : null),
+  }),
+}));
+
+builder.queryFields((t) => ({
+  team: t.field({
+    type: TeamRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => getTeam(ctx, id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createTeam: t.field({
+    type: TeamRef,
+    args: { organizationId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => createTeam(ctx, args.organizationId, args.name),
+  }),
+  renameTeam: t.field({
+    type: TeamRef,
+    args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => renameTeam(ctx, args.id, args.name),
+  }),
+  deleteTeam: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteTeam(ctx, args.id),
+  }),
+  addTeamMember: t.field({
+    type: TeamMembershipRef,
+    args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
+    resolve: (_root, args, ctx) => addTeamMember(ctx, args.teamId, args.principalId, args.role),
+  }),
+  setTeamRole: t.field({
+    type: TeamMembershipRef,
+    args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
+    resolve: (_root, args, ctx) => setTeamRole(ctx, args.teamId, args.principalId, args.role),
+  }),
+  removeTeamMember: t.boolean({
+    args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => removeTeamMember(ctx, args.teamId, args.principalId),
+  }),
+}));
+

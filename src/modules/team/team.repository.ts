@@ -1,0 +1,68 @@
+import type { Db, Row, TeamRole, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
+
+export type Team = Row<"teams">;
+export type TeamMembership = Row<"team_memberships">;
+
+export const findTeam = (db: Db | Tx, id: string) => db.selectFrom("teams").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const findTeams = (db: Db | Tx, ids: string[]) =>
+  ids.length === 0
+    ? Promise.resolve([])
+    : db.selectFrom("teams").selectAll().where("id", "in", ids).orderBy("org_id").orderBy("name").execute();
+
+export const findDefaultTeam = (db: Db | Tx, orgId: string) =>
+  db.selectFrom("teams").selectAll().where("org_id", "=", orgId).where("is_default", "=", true).executeTakeFirstOrThrow();
+
+export const listOrgTeamIds = async (db: Db | Tx, orgId: string) =>
+  (await db.selectFrom("teams").select("id").where("org_id", "=", orgId).execute()).map((t) => t.id);
+
+/** Teams of the organization among `visibleIds`, in id order, after `after`. */
+export function listTeamsPage(db: Db, orgId: string, visibleIds: string[], options: { after?: string; limit: number }) {
+  if (visibleIds.length === 0) return Promise.resolve([]);
+  let query = db.selectFrom("teams").selectAll().where("org_id", "=", orgId).where("id", "in", visibleIds);
+  if (options.after) query = query.where("id", ">", options.after);
+  return query.orderBy("id").limit(options.limit).execute();
+}
+
+export const insertTeam = (tx: Tx, values: { orgId: string; name: string; isDefault: boolean }) =>
+  tx
+    .insertInto("teams")
+    .values({ id: newId("Team"), org_id: values.orgId, name: values.name, is_default: values.isDefault })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+
+export const findTeamMembership = (db: Db | Tx, teamId: string, principalId: string) =>
+  db
+    .selectFrom("team_memberships")
+    .selectAll()
+    .where("team_id", "=", teamId)
+    .where("principal_id", "=", principalId)
+    .executeTakeFirst();
+
+export function listTeamMembershipsPage(db: Db, teamId: string, options: { after?: string; limit: number }) {
+  let query = db.selectFrom("team_memberships").selectAll().where("team_id", "=", teamId);
+  if (options.after) query = query.where("principal_id", ">", options.after);
+  return query.orderBy("principal_id").limit(options.limit).execute();
+}
+
+/** A principal's memberships in the teams of one organization. */
+export const listMembershipsInOrg = (db: Db | Tx, orgId: string, principalId: string) =>
+  db
+    .selectFrom("team_memberships")
+    .innerJoin("teams", "teams.id", "team_memberships.team_id")
+    .selectAll("team_memberships")
+    .where("teams.org_id", "=", orgId)
+    .where("team_memberships.principal_id", "=", principalId)
+    .orderBy("teams.name")
+    .execute();
+
+export const insertTeamMembership = (
+  tx: Tx,
+  values: { teamId: string; principalId: string; principalType: TeamMembership["principal_type"]; role: TeamRole },
+) =>
+  tx
+    .insertInto("team_memberships")
+    .values({ team_id: values.teamId, principal_id: values.principalId, principal_type: values.principalType, role: values.role })
+    .returningAll()
+    .executeTakeFirstOrThrow();

@@ -1,0 +1,145 @@
+import { ref, type ObjectRef } from "../../authz/model.js";
+import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import type { AppContext } from "../../context.js";
+import type { TeamRole } from "../../db/database.js";
+import { badInput, conflict, notFound } from "../../errors.js";
+import { expectId } from "../../ids.js";
+import { validName } from "../../validation.js";
+import { writeTransaction } from "../../write.js";
+import { findOrgMembership } from "../organization/organization.repository.js";
+import { orgRef } from "../organization/organization.service.js";
+import { teamInOrg, teamRole } from "./team.relationships.js";
+import { findTeam, findTeamMembership, insertTeam, insertTeamMembership, type Team, type TeamMembership } from "./team.repository.js";
+
+export const teamRef = (id: string) => ref("team", id);
+
+/** The team if the caller may view it; NOT_FOUND otherwise (whether or not it exists). */
+export async function getTeam(ctx: AppContext, id: string): Promise<Team> {
+  expectId(id, "Team");
+  await ctx.authz.requireVisible(teamRef(id));
+  const team = await findTeam(ctx.db, id);
+  if (!team) throw notFound("team not found");
+  return team;
+}
+
+export async function createTeam(ctx: AppContext, orgId: string, name: string): Promise<Team> {
+  expectId(orgId, "Organization");
+  const teamName = validName(name, "team name");
+  await ctx.authz.require(orgRef(orgId), "manage_teams");
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const team = await insertTeam(tx, { orgId, name: teamName, isDefault: false });
+      await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId)] });
+      return team;
+    },
+    { onConflict: `A team named "${teamName}" already exists in this organization` },
+  );
+}
+
+/** Team ADMINs (and so org ADMINs) rename a team, the default team included. */
+export async function renameTeam(ctx: AppContext, id: string, name: string): Promise<Team> {
+  const teamName = validName(name, "team name");
+  await getTeam(ctx, id);
+  await ctx.authz.require(teamRef(id), "manage");
+  return writeTransaction(
+    ctx,
+    (tx) => tx.updateTable("teams").set({ name: teamName }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
+    { onConflict: `A team named "${teamName}" already exists in this organization` },
+  );
+}
+
+/** Org ADMINs delete teams, with everything in them; never the default team. */
+export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> {
+  const team = await getTeam(ctx, id);
+  await ctx.authz.require(orgRef(team.org_id), "manage_teams");
+  if (team.is_default) throw conflict("The default team cannot be deleted");
+  await writeTransaction(ctx, async (tx) => {
+    const remove = await findRelationships(tx, { teamId: id });
+    await writeRelationships(tx, { orgId: team.org_id, teamId: id }, { remove });
+    // Resources, memberships and keys of the team go with it (foreign keys cascade).
+    await tx.deleteFrom("teams").where("id", "=", id).execute();
+  });
+  return true;
+}
+
+/** A user of the team's organization (or, later, a service account of the team). */
+async function resolveTeamPrincipal(ctx: AppContext, team: Team, principalId: string): Promise<ObjectRef> {
+  const type = expectId(principalId, "User", "ServiceAccount");
+  if (type === "User") {
+    if (!(await findOrgMembership(ctx.db, team.org_id, principalId))) {
+      throw badInput("That user is not a member of this team's organization");
+    }
+    return ref("user", principalId);
+  }
+  const account = await ctx.db
+    .selectFrom("team_memberships")
+    .select("principal_id")
+    .where("team_id", "=", team.id)
+    .where("principal_id", "=", principalId)
+    .executeTakeFirst();
+  if (!account) throw badInput("That service account does not belong to this team");
+  return ref("service_account", principalId);
+}
+
+export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const membership = await insertTeamMembership(tx, {
+        teamId,
+        principalId,
+        principalType: principal.type as TeamMembership["principal_type"],
+        role,
+      });
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [teamRole(teamId, principal, role)] });
+      return membership;
+    },
+    { onConflict: "That principal is already a member of this team" },
+  );
+}
+
+async function existingMembership(ctx: AppContext, teamId: string, principalId: string): Promise<TeamMembership> {
+  expectId(principalId, "User", "ServiceAccount");
+  const membership = await findTeamMembership(ctx.db, teamId, principalId);
+  if (!membership) throw notFound("That principal is not a member of this team");
+  return membership;
+}
+
+export async function setTeamRole(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const current = await existingMembership(ctx, teamId, principalId);
+  const principal = ref(current.principal_type, principalId);
+  return writeTransaction(ctx, async (tx) => {
+    const membership = await tx
+      .updateTable("team_memberships")
+      .set({ role })
+      .where("team_id", "=", teamId)
+      .where("principal_id", "=", principalId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeRelationships(
+      tx,
+      { orgId: team.org_id, teamId },
+      { remove: [teamRole(teamId, principal, current.role)], add: [teamRole(teamId, principal, role)] },
+    );
+    return membership;
+  });
+}
+
+/** Removes the principal's role and every grant it holds in the team; the rest stays intact. */
+export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const current = await existingMembership(ctx, teamId, principalId);
+  await writeTransaction(ctx, async (tx) => {
+    await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    const remove = await findRelationships(tx, { teamId, subject: ref(current.principal_type, principalId) });
+    await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
+  });
+  return true;
+}

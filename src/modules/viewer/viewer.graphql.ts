@@ -1,0 +1,42 @@
+import type { Principal } from "../../auth/principal.js";
+import { builder } from "../../graphql/builder.js";
+import { findApiKey } from "../api-key/api-key.repository.js";
+import { OrganizationRef } from "../organization/organization.graphql.js";
+import { findOrganizations } from "../organization/organization.repository.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { findTeams } from "../team/team.repository.js";
+import { PrincipalRef, UserRef } from "../user/user.graphql.js";
+import { findUser } from "../user/user.repository.js";
+
+/** The caller: who they are and what they can reach (the console's team selector). */
+const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
+  fields: (t) => ({
+    principal: t.field({
+      type: PrincipalRef,
+      resolve: async (principal, _args, ctx) =>
+        principal.kind === "USER" ? (await findUser(ctx.db, principal.id))! : (await findApiKey(ctx.db, principal.id))!,
+    }),
+    user: t.field({
+      type: UserRef,
+      nullable: true,
+      description: "Null when the caller is a team key or a service account.",
+      resolve: async (principal, _args, ctx) => (principal.kind === "USER" ? ((await findUser(ctx.db, principal.id)) ?? null) : null),
+    }),
+    organizations: t.field({
+      type: [OrganizationRef],
+      resolve: async (_principal, _args, ctx) => findOrganizations(ctx.db, await ctx.authz.lookup("organization", "view")),
+    }),
+    teams: t.field({
+      type: [TeamRef],
+      description: "Every team the caller can view, across organizations.",
+      resolve: async (_principal, _args, ctx) => findTeams(ctx.db, await ctx.authz.lookup("team", "view")),
+    }),
+  }),
+});
+
+builder.queryField("viewer", (t) =>
+  t.field({
+    type: ViewerRef,
+    resolve: (_root, _args, ctx) => ctx.principal!,
+  }),
+);

@@ -1,0 +1,62 @@
+import { createApp, type App } from "./app.js";
+import { createJwtVerifier } from "./auth/jwt.js";
+import { connectRemoteSpiceDb, readAuthzSchema, startEmbeddedSpiceDb, type AuthzClient } from "./authz/client.js";
+import { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import type { Config } from "./config.js";
+import type { AppDeps } from "./context.js";
+import { openDatabase } from "./db/connect.js";
+import { lockDataDir } from "./db/data-dir-lock.js";
+import type { Logger } from "./logger.js";
+
+export interface Orgraph {
+  app: App;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts everything but the HTTP listener: storage, SpiceDB (schema written, relationships
+ * re-filled or caught up), the background flush, and the app. Used by the server, the tests
+ * and the benchmarks alike; `authzClient` lets a test or benchmark put a wrapper in front of
+ * SpiceDB (no configuration can turn authorization off).
+ */
+export async function startOrgraph(
+  config: Config,
+  logger: Logger,
+  options: { wrapAuthzClient?: (client: AuthzClient) => AuthzClient } = {},
+): Promise<Orgraph> {
+  const cleanups: (() => unknown)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+  try {
+    // PGlite's files and the in-memory SpiceDB belong to one process.
+    if (!config.databaseUrl) cleanups.push(lockDataDir(config.dataDir, "the Orgraph server"));
+    const database = await openDatabase(config);
+    cleanups.push(() => database.close());
+
+    const embedded = config.spicedb.kind === "embedded";
+    const rawClient = config.spicedb.kind === "embedded" ? await startEmbeddedSpiceDb() : connectRemoteSpiceDb(config.spicedb);
+    const authzClient = options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient;
+    cleanups.push(() => authzClient.close());
+    await authzClient.writeSchema(readAuthzSchema());
+
+    const consistency = new ConsistencyTracker();
+    const sync = new RelationshipSync(database.db, authzClient, consistency, logger);
+    if (embedded) {
+      const count = await sync.refill();
+      logger.info({ relationships: count }, "embedded SpiceDB filled from the relationship record");
+    } else {
+      await sync.flush();
+    }
+    sync.startBackgroundFlush();
+    cleanups.push(() => sync.stop());
+
+    const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, logger };
+    return { app: createApp(deps, { jwt }), deps, close: cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

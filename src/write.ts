@@ -1,0 +1,35 @@
+import type { AppContext } from "./context.js";
+import type { Tx } from "./db/database.js";
+import { authzUnavailable, conflict } from "./errors.js";
+
+/**
+ * Runs a mutation's change in one Postgres transaction (domain rows, relationship record,
+ * outbox), then applies the queued relationships to SpiceDB before returning, so that what
+ * the caller is told is what SpiceDB enforces on their next request.
+ *
+ * `onConflict` names what already exists when a unique constraint refuses the change.
+ */
+export async function writeTransaction<T>(
+  ctx: AppContext,
+  work: (tx: Tx) => Promise<T>,
+  options: { onConflict?: string } = {},
+): Promise<T> {
+  let result: T;
+  try {
+    result = await ctx.db.transaction().execute(work);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(options.onConflict ?? "That already exists");
+    throw error;
+  }
+  try {
+    await ctx.deps.sync.flush();
+  } catch (error) {
+    ctx.logger.error({ err: error }, "change committed but not yet applied to SpiceDB; the background flush will apply it");
+    throw authzUnavailable();
+  }
+  return result;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505";
+}
