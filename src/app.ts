@@ -8,7 +8,18 @@ import { Authorizer } from "./authz/authorizer.js";
 import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { schema } from "./graphql/schema.js";
+import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
+
+const SPEC_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE"]);
+
+interface GraphQLErrorShape {
+  name?: string;
+  extensions?: Record<string, unknown>;
+  originalError?: unknown;
+}
+
+const isGraphQLErrorShape = (value: unknown) => (value as GraphQLErrorShape | undefined)?.name === "GraphQLError";
 
 export type App = YogaServerInstance<Record<string, unknown>, AppContext>;
 
@@ -19,7 +30,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps)],
+    plugins: [useOrgraphRoutes(deps), useBadUserInputCodes()],
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });
@@ -34,14 +45,18 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
       return { deps, db: deps.db, requestId, principal, authz, logger };
     },
     maskedErrors: {
-      // Expected failures carry a code and pass through, as do GraphQL's own parse and
-      // validation errors; anything else is logged and reaches the caller as
+      // Expected failures carry one of the spec's codes and pass through. GraphQL's own
+      // complaints about the request (syntax, validation, variable values) are the caller's
+      // input: BAD_USER_INPUT. Anything else is logged and reaches the caller as
       // "Unexpected error." with an id to find it in the log. (Checked by shape, not with
-      // instanceof: the graphql package can be loaded twice, as ESM and as CommonJS.)
+      // instanceof, which breaks when the graphql package is loaded twice.)
       maskError: (error, message) => {
-        const graphQLError = error as { extensions?: { code?: unknown }; originalError?: unknown; name?: string };
-        if (graphQLError.extensions?.code) return error as Error;
-        if (graphQLError.name === "GraphQLError" && !graphQLError.originalError) return error as Error;
+        const graphQLError = error as GraphQLErrorShape;
+        const code = graphQLError.extensions?.code;
+        if (typeof code === "string" && SPEC_CODES.has(code)) return error as Error;
+        if (graphQLError.name === "GraphQLError" && (!graphQLError.originalError || isGraphQLErrorShape(graphQLError.originalError))) {
+          return asBadUserInput(error as GraphQLError);
+        }
         const errorId = randomUUID();
         deps.logger.error({ err: graphQLError.originalError ?? error, errorId }, "unexpected error");
         return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR", errorId } });

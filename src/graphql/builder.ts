@@ -36,7 +36,9 @@ export const builder = new SchemaBuilder<{
     // A SpiceDB failure must surface as AUTHZ_UNAVAILABLE, never as a silent deny.
     treatErrorsAsUnauthorized: false,
     authScopes: (ctx) => ({
-      authenticated: ctx.principal !== undefined,
+      // Read when asked, not when the request starts: accepting an invitation signs the
+      // caller in part-way through a request.
+      authenticated: () => ctx.principal !== undefined,
       visible: (key) => {
         const { resource, permission } = parseScopeKey(key, "view");
         return ctx.authz.can(resource, permission);

@@ -8,6 +8,7 @@ import { expectId, newId } from "../../ids.js";
 import { validEmail } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { insertApiKey } from "../api-key/api-key.repository.js";
+import { actAs } from "../principal.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
 import {
   countAdmins,
@@ -111,6 +112,8 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     const key = await insertApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
     return { user, ...key };
   });
+  // The rest of the request (reading the payload) acts as the new member.
+  actAs(ctx, { kind: "USER", id: result.user.id, via: { method: "api_key", keyId: result.apiKey.id } });
   const organization = await findOrganization(ctx.db, invitation.org_id);
   return { user: result.user, organization: organization!, apiKey: result.apiKey, secret: result.secret };
 }

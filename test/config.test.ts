@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("configuration", () => {
+  it("defaults to the embedded setup on port 4000 in ./.orgraph", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(4000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir.endsWith(".orgraph")).toBe(true);
+    expect(config.spicedb).toEqual({ kind: "embedded" });
+    expect(config.jwt).toBeUndefined();
+  });
+
+  it("reads a remote SpiceDB with its token and TLS switch", () => {
+    const config = loadConfig({ SPICEDB_ENDPOINT: "spicedb:50051", SPICEDB_TOKEN: "secret", SPICEDB_TLS: "false" });
+    expect(config.spicedb).toEqual({ kind: "remote", endpoint: "spicedb:50051", token: "secret", tls: false });
+  });
+
+  it.each([
+    [{ PORT: "http" }, "PORT must be a port number"],
+    [{ PORT: "70000" }, "PORT must be a port number"],
+    [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL must start with postgres://"],
+    [{ SPICEDB_ENDPOINT: "spicedb:50051" }, "SPICEDB_TOKEN is required"],
+    [{ SPICEDB_ENDPOINT: "s:1", SPICEDB_TOKEN: "t", SPICEDB_TLS: "maybe" }, "SPICEDB_TLS must be true or false"],
+    [{ JWT_ISSUER: "https://idp/" }, "JWT_ISSUER and JWT_AUDIENCE are both required"],
+    [{ JWT_ISSUER: "i", JWT_AUDIENCE: "a" }, "set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
+  ])("refuses %j with a clear message", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("lists every problem at once", () => {
+    expect(() => loadConfig({ PORT: "x", LOG_LEVEL: "loud" })).toThrow(/PORT[\s\S]*LOG_LEVEL/);
+  });
+});

