@@ -115,3 +115,34 @@ describe("authentication over HTTP", () => {
     expect(codes(await app.gql(other.key, viewerEmail))).toEqual(["UNAUTHENTICATED"]);
   });
 });
+
+describe("OIDC tokens verified against a JWKS URL", () => {
+  it("fetches the issuer's keys from JWKS_URL and accepts a token signed by them", async () => {
+    const { createServer } = await import("node:http");
+    const { exportJWK } = await import("jose");
+    const pair = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    const jwks = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+    const port = (jwks.address() as { port: number }).port;
+    const app = await startTestApp({
+      env: { JWT_ISSUER: "https://idp.test/", JWT_AUDIENCE: "orgraph", JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json` },
+    });
+    try {
+      const jwt = await new SignJWT({ email: "jwks@example.test" })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setSubject("s")
+        .setIssuer("https://idp.test/")
+        .setAudience("orgraph")
+        .setExpirationTime("5m")
+        .sign(pair.privateKey);
+      expect((await app.ok(jwt, `{ viewer { user { email } } }`)).viewer.user.email).toBe("jwks@example.test");
+    } finally {
+      await app.close();
+      jwks.close();
+    }
+  });
+});
