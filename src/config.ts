@@ -9,6 +9,8 @@ export interface Config {
   spicedb: { kind: "embedded" } | { kind: "remote"; endpoint: string; token: string; tls: boolean };
   jwt: { issuer: string; audience: string; algorithm: string; jwksUrl?: string; publicKeyPem?: string } | undefined;
   logLevel: string;
+  /** 32 bytes, base64: encrypts secret values. Absent: a key generated into `dataDir`. */
+  secretKey: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -50,8 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
+  const secretKey = env.ORGRAPH_SECRET_KEY || undefined;
+  if (secretKey && Buffer.from(secretKey, "base64").length !== 32) {
+    problems.push("ORGRAPH_SECRET_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)");
+  }
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey };
 }
 
 function parseBoolean(value: string): boolean | undefined {

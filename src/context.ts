@@ -5,6 +5,7 @@ import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
 import type { Logger } from "./logger.js";
+import type { SecretBox } from "./modules/secret/secret-box.js";
 
 /** What lives as long as the process: storage, SpiceDB, configuration. */
 export interface AppDeps {
@@ -13,6 +14,7 @@ export interface AppDeps {
   authzClient: AuthzClient;
   consistency: ConsistencyTracker;
   sync: RelationshipSync;
+  secretBox: SecretBox;
   logger: Logger;
 }
 

@@ -7,6 +7,7 @@ import type { AppDeps } from "./context.js";
 import { openDatabase } from "./db/connect.js";
 import { lockDataDir } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
+import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
 
 export interface Orgraph {
   app: App;
@@ -53,7 +54,8 @@ export async function startOrgraph(
     cleanups.push(() => sync.stop());
 
     const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, logger };
+    const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, logger };
     return { app: createApp(deps, { jwt }), deps, close: cleanup };
   } catch (error) {
     await cleanup();

@@ -23,7 +23,7 @@ describe("docker-compose.yml", () => {
 
   it("gives the API a configuration Orgraph accepts, pointing at the compose services", () => {
     const env = Object.fromEntries(
-      Object.entries(compose.services.api.environment as Record<string, string>).map(([k, v]) => [k, v.replace(/\$\{SPICEDB_TOKEN:-([^}]*)\}/, "$1")]),
+      Object.entries(compose.services.api.environment as Record<string, string>).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/, "$1")]),
     );
     const config = loadConfig(env);
     expect(config.databaseUrl).toContain("@postgres:5432/");

@@ -25,6 +25,7 @@ describe("configuration", () => {
     [{ JWT_ISSUER: "https://idp/" }, "JWT_ISSUER and JWT_AUDIENCE are both required"],
     [{ JWT_ISSUER: "i", JWT_AUDIENCE: "a" }, "set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
+    [{ ORGRAPH_SECRET_KEY: "c2hvcnQ=" }, "ORGRAPH_SECRET_KEY must be 32 bytes"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -98,6 +98,70 @@ export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" 
   created_at: CreatedAt;
 }
 
+export interface EnvironmentTable {
+  id: string;
+  team_id: string;
+  name: string;
+  restricted: boolean;
+  created_at: CreatedAt;
+}
+
+export interface ModelTable {
+  id: string;
+  team_id: string;
+  name: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+type Json = ColumnType<unknown, string | null, string | null>;
+
+export interface DeploymentTable {
+  id: string;
+  model_id: string;
+  environment_id: string;
+  version: number;
+  config: Json;
+  /** The one deployment serving this model in this environment; older versions are kept. */
+  active: boolean;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ChainTable {
+  id: string;
+  team_id: string;
+  name: string;
+  definition: Json;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ChainRunTable {
+  id: string;
+  chain_id: string;
+  status: string;
+  input: Json;
+  started_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface TrainingProjectTable {
+  id: string;
+  team_id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface SecretTable {
+  team_id: string;
+  name: string;
+  version: number;
+  /** AES-256-GCM: base64 of iv | tag | ciphertext; never plaintext. */
+  ciphertext: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -108,6 +172,13 @@ export interface Database {
   api_keys: ApiKeyTable;
   authz_relationships: AuthzRelationshipTable;
   authz_outbox: AuthzOutboxTable;
+  environments: EnvironmentTable;
+  models: ModelTable;
+  deployments: DeploymentTable;
+  chains: ChainTable;
+  chain_runs: ChainRunTable;
+  training_projects: TrainingProjectTable;
+  secrets: SecretTable;
 }
 
 export type Db = Kysely<Database>;

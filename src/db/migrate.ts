@@ -1,10 +1,12 @@
 import { Migrator, type Kysely, type Migration } from "kysely";
 import * as foundation from "./migrations/2026_11_24_0001_foundation.js";
+import * as teamResources from "./migrations/2026_11_24_0002_team_resources.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
 const MIGRATIONS: Record<string, Migration> = {
   "2026_11_24_0001_foundation": foundation,
+  "2026_11_24_0002_team_resources": teamResources,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -6,6 +6,11 @@ import "../modules/api-key/api-key.graphql.js";
 import "../modules/organization/organization.graphql.js";
 import "../modules/team/team.graphql.js";
 import "../modules/member/member.graphql.js";
+import "../modules/environment/environment.graphql.js";
+import "../modules/model/model.graphql.js";
+import "../modules/chain/chain.graphql.js";
+import "../modules/training-project/training-project.graphql.js";
+import "../modules/secret/secret.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 

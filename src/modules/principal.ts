@@ -1,7 +1,14 @@
 import { subjectOf, type Principal } from "../auth/principal.js";
 import { Authorizer } from "../authz/authorizer.js";
+import { ref, type ObjectRef } from "../authz/model.js";
 import type { AppContext } from "../context.js";
-import { forbidden, unauthenticated } from "../errors.js";
+import type { Db } from "../db/database.js";
+import { badInput, forbidden, unauthenticated } from "../errors.js";
+import { expectId, typeOfId, type EntityType } from "../ids.js";
+import { findApiKey, type ApiKey } from "./api-key/api-key.repository.js";
+import { findOrgMembership } from "./organization/organization.repository.js";
+import type { Team } from "./team/team.repository.js";
+import { findUser, type User } from "./user/user.repository.js";
 
 /** The calling user, for actions only a person may take (create an organization, accept an invitation). */
 export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" }> {
@@ -14,4 +21,56 @@ export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" 
 export function actAs(ctx: AppContext, principal: Principal): void {
   ctx.principal = principal;
   ctx.authz = new Authorizer(ctx.deps.authzClient, ctx.deps.consistency, subjectOf(principal), ctx.logger);
+}
+
+/** The id the caller is recorded under (createdBy, startedBy). */
+export const actorId = (ctx: AppContext): string | null => ctx.principal?.id ?? null;
+
+/** The row behind a principal id, for fields typed `Principal`. */
+export async function loadPrincipal(db: Db, id: string | null): Promise<User | ApiKey | null> {
+  if (!id) return null;
+  const type = typeOfId(id);
+  if (type === "User") return (await findUser(db, id)) ?? null;
+  if (type === "ApiKey") return (await findApiKey(db, id)) ?? null;
+  return null;
+}
+
+export const SUBJECT_TYPE_OF: Partial<Record<EntityType, string>> = {
+  User: "user",
+  ServiceAccount: "service_account",
+  ApiKey: "api_key",
+};
+
+/**
+ * Who may be granted something in `team`: users of its organization, service accounts of
+ * the team, and (where `teamKeys` says so) FULL_ACCESS keys of the team. BAD_USER_INPUT otherwise.
+ */
+export async function resolveTeamPrincipal(
+  ctx: AppContext,
+  team: Team,
+  principalId: string,
+  options: { teamKeys?: boolean } = {},
+): Promise<ObjectRef> {
+  const type = options.teamKeys
+    ? expectId(principalId, "User", "ServiceAccount", "ApiKey")
+    : expectId(principalId, "User", "ServiceAccount");
+  if (type === "User") {
+    if (!(await findOrgMembership(ctx.db, team.org_id, principalId))) {
+      throw badInput("That user is not a member of this team's organization");
+    }
+  } else if (type === "ServiceAccount") {
+    const member = await ctx.db
+      .selectFrom("team_memberships")
+      .select("principal_id")
+      .where("team_id", "=", team.id)
+      .where("principal_id", "=", principalId)
+      .executeTakeFirst();
+    if (!member) throw badInput("That service account does not belong to this team");
+  } else {
+    const key = await findApiKey(ctx.db, principalId);
+    if (!key || key.team_id !== team.id || key.type !== "FULL_ACCESS" || key.revoked_at) {
+      throw badInput("Only FULL_ACCESS keys of this team can be granted access");
+    }
+  }
+  return ref(SUBJECT_TYPE_OF[type]!, principalId);
 }

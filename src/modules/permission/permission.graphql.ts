@@ -37,10 +37,12 @@ builder.queryFields((t) => ({
       const kind = type && OBJECT_KIND[type];
       if (!kind) throw badInput("Permissions are defined on organizations, teams, models, environments and chains");
       const resource = { type: kind, id: on };
+      // A team is reachable by its chains' grantees too (who then hold none of its permissions).
+      const visibility = kind === "team" ? "browse" : "view";
       // Visibility and every permission of the kind go to SpiceDB as one bulk check.
       const definitions = permissionsOf(kind);
       const [, ...held] = await Promise.all([
-        ctx.authz.requireVisible(resource),
+        ctx.authz.requireVisible(resource, visibility),
         ...definitions.map((p) => ctx.authz.can(resource, p.spicedbPermission)),
       ]);
       return definitions.filter((_, i) => held[i]).map((p) => p.name);

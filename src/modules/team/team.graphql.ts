@@ -25,7 +25,9 @@ export const TeamMembershipRef = builder.objectRef<TeamMembership>("TeamMembersh
 builder.node(TeamRef, {
   id: { resolve: (team) => team.id },
   // Every Team object, however it is reached, is checked once: invisible teams are NOT_FOUND.
-  authScopes: (team) => ({ visible: scopeKey(teamRef(team.id)) }),
+  // `browse` also admits users a chain of the team is shared with: they reach the team and
+  // that chain, and every other field asks for team:view.
+  authScopes: (team) => ({ visible: scopeKey(teamRef(team.id), "browse") }),
   loadOne: (id, ctx) => getTeam(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
@@ -49,6 +51,7 @@ builder.node(TeamRef, {
     }),
     members: t.connection({
       type: TeamMembershipRef,
+      authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "view") }),
       resolve: (team, args, ctx) =>
         keysetConnection(args, (after, limit) => listTeamMembershipsPage(ctx.db, team.id, { after, limit }), (m) => m.principal_id),
     }, { name: "TeamMembershipConnection" }, { name: "TeamMembershipEdge" }),

@@ -1,22 +1,25 @@
-import { ref, type ObjectRef } from "../../authz/model.js";
+import { ref } from "../../authz/model.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { TeamRole } from "../../db/database.js";
-import { badInput, conflict, notFound } from "../../errors.js";
+import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { findOrgMembership } from "../organization/organization.repository.js";
+import { resolveTeamPrincipal } from "../principal.js";
 import { orgRef } from "../organization/organization.service.js";
 import { teamInOrg, teamRole } from "./team.relationships.js";
 import { findTeam, findTeamMembership, insertTeam, insertTeamMembership, type Team, type TeamMembership } from "./team.repository.js";
 
 export const teamRef = (id: string) => ref("team", id);
 
-/** The team if the caller may view it; NOT_FOUND otherwise (whether or not it exists). */
+/**
+ * The team if the caller may reach it (`browse`: its viewers, and users one of its chains is
+ * shared with); NOT_FOUND otherwise, whether or not it exists.
+ */
 export async function getTeam(ctx: AppContext, id: string): Promise<Team> {
   expectId(id, "Team");
-  await ctx.authz.requireVisible(teamRef(id));
+  await ctx.authz.requireVisible(teamRef(id), "browse");
   const team = await findTeam(ctx.db, id);
   if (!team) throw notFound("team not found");
   return team;
@@ -61,25 +64,6 @@ export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> 
     await tx.deleteFrom("teams").where("id", "=", id).execute();
   });
   return true;
-}
-
-/** A user of the team's organization (or, later, a service account of the team). */
-async function resolveTeamPrincipal(ctx: AppContext, team: Team, principalId: string): Promise<ObjectRef> {
-  const type = expectId(principalId, "User", "ServiceAccount");
-  if (type === "User") {
-    if (!(await findOrgMembership(ctx.db, team.org_id, principalId))) {
-      throw badInput("That user is not a member of this team's organization");
-    }
-    return ref("user", principalId);
-  }
-  const account = await ctx.db
-    .selectFrom("team_memberships")
-    .select("principal_id")
-    .where("team_id", "=", team.id)
-    .where("principal_id", "=", principalId)
-    .executeTakeFirst();
-  if (!account) throw badInput("That service account does not belong to this team");
-  return ref("service_account", principalId);
 }
 
 export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {

@@ -1,0 +1,98 @@
+import { builder } from "../../graphql/builder.js";
+import { keysetConnection } from "../../graphql/pagination.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { notFound } from "../../errors.js";
+import { loadPrincipal } from "../principal.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { findTeam } from "../team/team.repository.js";
+import { PrincipalRef } from "../user/user.graphql.js";
+import { findChain, findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
+import { chainRef, createChain, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
+
+const ChainAccessEnum = builder.enumType("ChainAccess", { values: ["VIEWER", "RUNNER", "EDITOR"] as const });
+
+export const ChainRef = builder.objectRef<Chain>("Chain");
+const ChainRunRef = builder.objectRef<ChainRun>("ChainRun");
+
+builder.node(ChainRef, {
+  id: { resolve: (chain) => chain.id },
+  authScopes: (chain) => ({ visible: scopeKey(chainRef(chain.id)) }),
+  loadOne: (id, ctx) => getChain(ctx, id),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    team: t.field({ type: TeamRef, resolve: async (chain, _args, ctx) => (await findTeam(ctx.db, chain.team_id))! }),
+    definition: t.field({ type: "JSON", nullable: true, resolve: (chain) => chain.definition ?? null }),
+    runs: t.field({
+      type: [ChainRunRef],
+      description: "The latest runs, newest first.",
+      resolve: (chain, _args, ctx) => listChainRuns(ctx.db, chain.id),
+    }),
+  }),
+});
+
+builder.node(ChainRunRef, {
+  id: { resolve: (run) => run.id },
+  // A run is as visible as its chain.
+  authScopes: (run) => ({ visible: scopeKey(chainRef(run.chain_id)) }),
+  loadOne: async (id, ctx) => {
+    const run = await findChainRun(ctx.db, id);
+    if (!run) throw notFound("chain run not found");
+    await ctx.authz.requireVisible(chainRef(run.chain_id));
+    return run;
+  },
+  fields: (t) => ({
+    chain: t.field({ type: ChainRef, resolve: async (run, _args, ctx) => (await findChain(ctx.db, run.chain_id))! }),
+    status: t.exposeString("status"),
+    startedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (run, _args, ctx) => loadPrincipal(ctx.db, run.started_by) }),
+    createdAt: t.field({ type: "DateTime", resolve: (run) => run.created_at }),
+  }),
+});
+
+builder.objectFields(TeamRef, (t) => ({
+  chains: t.connection(
+    {
+      type: ChainRef,
+      description: "Chains the caller can view: all of them for team roles, only the shared ones for chain grantees.",
+      resolve: (team, args, ctx) =>
+        keysetConnection(
+          args,
+          async (after, limit) => ctx.authz.filter(await listChainsPage(ctx.db, team.id, { after, limit }), (c) => chainRef(c.id), "view"),
+          (chain) => chain.id,
+        ),
+    },
+    { name: "ChainConnection" },
+    { name: "ChainEdge" },
+  ),
+}));
+
+builder.mutationFields((t) => ({
+  createChain: t.field({
+    type: ChainRef,
+    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), definition: t.arg({ type: "JSON" }) },
+    resolve: (_root, args, ctx) => createChain(ctx, args.teamId, args.name, args.definition),
+  }),
+  updateChain: t.field({
+    type: ChainRef,
+    args: { id: t.arg.id({ required: true }), definition: t.arg({ type: "JSON", required: true }) },
+    resolve: (_root, args, ctx) => updateChain(ctx, args.id, args.definition),
+  }),
+  runChain: t.field({
+    type: ChainRunRef,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: "JSON" }) },
+    resolve: (_root, args, ctx) => runChain(ctx, args.id, args.input),
+  }),
+  deleteChain: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteChain(ctx, args.id),
+  }),
+  shareChain: t.field({
+    type: ChainRef,
+    args: { chainId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), access: t.arg({ type: ChainAccessEnum, required: true }) },
+    resolve: (_root, args, ctx) => shareChain(ctx, args.chainId, args.userId, args.access),
+  }),
+  unshareChain: t.field({
+    type: ChainRef,
+    args: { chainId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => unshareChain(ctx, args.chainId, args.userId),
+  }),
+}));

@@ -1,0 +1,69 @@
+import { builder } from "../../graphql/builder.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { loadPrincipal } from "../principal.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { findTeam } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
+import { PrincipalRef } from "../user/user.graphql.js";
+import { listEnvironments, type Environment } from "./environment.repository.js";
+import {
+  createEnvironment,
+  environmentRef,
+  getEnvironment,
+  grantEnvironmentAccess,
+  listGranteeIds,
+  revokeEnvironmentAccess,
+  setEnvironmentRestricted,
+} from "./environment.service.js";
+
+export const EnvironmentRef = builder.objectRef<Environment>("Environment");
+
+builder.node(EnvironmentRef, {
+  id: { resolve: (environment) => environment.id },
+  authScopes: (environment) => ({ visible: scopeKey(environmentRef(environment.id)) }),
+  loadOne: (id, ctx) => getEnvironment(ctx, id),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    restricted: t.exposeBoolean("restricted"),
+    team: t.field({ type: TeamRef, resolve: async (environment, _args, ctx) => (await findTeam(ctx.db, environment.team_id))! }),
+    grantees: t.field({
+      type: [PrincipalRef],
+      description: "Who may manage deployments here while it is restricted (besides org ADMINs).",
+      resolve: async (environment, _args, ctx) => {
+        const principals = await Promise.all((await listGranteeIds(ctx, environment.id)).map((id) => loadPrincipal(ctx.db, id)));
+        return principals.filter((p) => p !== null);
+      },
+    }),
+  }),
+});
+
+builder.objectFields(TeamRef, (t) => ({
+  environments: t.field({
+    type: [EnvironmentRef],
+    authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "view") }),
+    resolve: async (team, _args, ctx) => ctx.authz.filter(await listEnvironments(ctx.db, team.id), (e) => environmentRef(e.id), "view"),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createEnvironment: t.field({
+    type: EnvironmentRef,
+    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), restricted: t.arg.boolean() },
+    resolve: (_root, args, ctx) => createEnvironment(ctx, args.teamId, args.name, args.restricted ?? false),
+  }),
+  setEnvironmentRestricted: t.field({
+    type: EnvironmentRef,
+    args: { id: t.arg.id({ required: true }), restricted: t.arg.boolean({ required: true }) },
+    resolve: (_root, args, ctx) => setEnvironmentRestricted(ctx, args.id, args.restricted),
+  }),
+  grantEnvironmentAccess: t.field({
+    type: EnvironmentRef,
+    args: { environmentId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => grantEnvironmentAccess(ctx, args.environmentId, args.principalId),
+  }),
+  revokeEnvironmentAccess: t.field({
+    type: EnvironmentRef,
+    args: { environmentId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => revokeEnvironmentAccess(ctx, args.environmentId, args.principalId),
+  }),
+}));

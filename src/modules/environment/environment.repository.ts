@@ -1,0 +1,20 @@
+import type { Db, Row, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
+
+export type Environment = Row<"environments">;
+
+export const findEnvironment = (db: Db | Tx, id: string) =>
+  db.selectFrom("environments").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const findEnvironmentByName = (db: Db | Tx, teamId: string, name: string) =>
+  db.selectFrom("environments").selectAll().where("team_id", "=", teamId).where("name", "=", name).executeTakeFirst();
+
+export const listEnvironments = (db: Db, teamId: string) =>
+  db.selectFrom("environments").selectAll().where("team_id", "=", teamId).orderBy("name").execute();
+
+export const insertEnvironment = (tx: Tx, values: { teamId: string; name: string; restricted: boolean }) =>
+  tx
+    .insertInto("environments")
+    .values({ id: newId("Environment"), team_id: values.teamId, name: values.name, restricted: values.restricted })
+    .returningAll()
+    .executeTakeFirstOrThrow();

@@ -1,0 +1,85 @@
+import { ref } from "../../authz/model.js";
+import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import type { AppContext } from "../../context.js";
+import { notFound } from "../../errors.js";
+import { expectId } from "../../ids.js";
+import { validName } from "../../validation.js";
+import { writeTransaction } from "../../write.js";
+import { resolveTeamPrincipal } from "../principal.js";
+import { findTeam } from "../team/team.repository.js";
+import { getTeam, teamRef } from "../team/team.service.js";
+import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
+import { findEnvironment, insertEnvironment, type Environment } from "./environment.repository.js";
+
+export const environmentRef = (id: string) => ref("environment", id);
+
+export async function getEnvironment(ctx: AppContext, id: string): Promise<Environment> {
+  expectId(id, "Environment");
+  await ctx.authz.requireVisible(environmentRef(id));
+  const environment = await findEnvironment(ctx.db, id);
+  if (!environment) throw notFound("environment not found");
+  return environment;
+}
+
+/** Team ADMINs create environments; a team starts with none. */
+export async function createEnvironment(ctx: AppContext, teamId: string, name: string, restricted: boolean): Promise<Environment> {
+  const envName = validName(name, "environment name");
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_environments");
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const environment = await insertEnvironment(tx, { teamId, name: envName, restricted });
+      await writeRelationships(
+        tx,
+        { orgId: team.org_id, teamId },
+        { add: [environmentInTeam(environment.id, teamId), ...(restricted ? [] : unrestricted(environment.id))] },
+      );
+      return environment;
+    },
+    { onConflict: `The team already has an environment named "${envName}"` },
+  );
+}
+
+async function manageAccess(ctx: AppContext, id: string) {
+  const environment = await getEnvironment(ctx, id);
+  await ctx.authz.require(environmentRef(id), "manage_access");
+  const team = (await findTeam(ctx.db, environment.team_id))!;
+  return { environment, team };
+}
+
+export async function setEnvironmentRestricted(ctx: AppContext, id: string, restricted: boolean): Promise<Environment> {
+  const { team } = await manageAccess(ctx, id);
+  return writeTransaction(ctx, async (tx) => {
+    const environment = await tx.updateTable("environments").set({ restricted }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+    await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, restricted ? { remove: unrestricted(id) } : { add: unrestricted(id) });
+    return environment;
+  });
+}
+
+/** Grantees: users, service accounts and FULL_ACCESS keys of the team. */
+export async function grantEnvironmentAccess(ctx: AppContext, id: string, principalId: string): Promise<Environment> {
+  const { environment, team } = await manageAccess(ctx, id);
+  const principal = await resolveTeamPrincipal(ctx, team, principalId, { teamKeys: true });
+  await writeTransaction(ctx, (tx) =>
+    writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [environmentGrantee(id, principal)] }),
+  );
+  return environment;
+}
+
+/** Acknowledged only once SpiceDB enforces it: the next request is already refused. */
+export async function revokeEnvironmentAccess(ctx: AppContext, id: string, principalId: string): Promise<Environment> {
+  const { environment, team } = await manageAccess(ctx, id);
+  expectId(principalId, "User", "ServiceAccount", "ApiKey");
+  const grants = await findRelationships(ctx.db, { resource: environmentRef(id), relations: ["grantee"] });
+  const grant = grants.find((g) => g.subject.id === principalId);
+  if (!grant) throw notFound("That principal has no access grant on this environment");
+  await writeTransaction(ctx, (tx) => writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove: [grant] }));
+  return environment;
+}
+
+/** The grantee ids of an environment, from the relationship record. */
+export async function listGranteeIds(ctx: AppContext, id: string): Promise<string[]> {
+  const grants = await findRelationships(ctx.db, { resource: environmentRef(id), relations: ["grantee"] });
+  return grants.map((g) => g.subject.id).sort();
+}

@@ -1,0 +1,99 @@
+import { notFound } from "../../errors.js";
+import { builder } from "../../graphql/builder.js";
+import { keysetConnection } from "../../graphql/pagination.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { EnvironmentRef } from "../environment/environment.graphql.js";
+import { findEnvironment } from "../environment/environment.repository.js";
+import { loadPrincipal } from "../principal.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { findTeam } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
+import { PrincipalRef } from "../user/user.graphql.js";
+import { findDeployment, findModel, listActiveDeployments, listModelsPage, type Deployment, type Model } from "./model.repository.js";
+import { createModel, deleteModel, deployModel, getModel, modelRef } from "./model.service.js";
+
+export const ModelRef = builder.objectRef<Model>("Model");
+export const DeploymentRef = builder.objectRef<Deployment>("Deployment");
+
+builder.node(ModelRef, {
+  id: { resolve: (model) => model.id },
+  authScopes: (model) => ({ visible: scopeKey(modelRef(model.id)) }),
+  loadOne: (id, ctx) => getModel(ctx, id),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    team: t.field({ type: TeamRef, resolve: async (model, _args, ctx) => (await findTeam(ctx.db, model.team_id))! }),
+    deployments: t.field({
+      type: [DeploymentRef],
+      description: "The active deployment in each environment.",
+      resolve: (model, _args, ctx) => listActiveDeployments(ctx.db, model.id),
+    }),
+    createdAt: t.field({ type: "DateTime", resolve: (model) => model.created_at }),
+  }),
+});
+
+builder.node(DeploymentRef, {
+  id: { resolve: (deployment) => deployment.id },
+  // A deployment is as visible as its model.
+  authScopes: (deployment) => ({ visible: scopeKey(modelRef(deployment.model_id)) }),
+  loadOne: async (id, ctx) => {
+    const deployment = await findDeployment(ctx.db, id);
+    if (!deployment) throw notFound("deployment not found");
+    await ctx.authz.requireVisible(modelRef(deployment.model_id));
+    return deployment;
+  },
+  fields: (t) => ({
+    model: t.field({ type: ModelRef, resolve: async (d, _args, ctx) => (await findModel(ctx.db, d.model_id))! }),
+    environment: t.field({ type: EnvironmentRef, resolve: async (d, _args, ctx) => (await findEnvironment(ctx.db, d.environment_id))! }),
+    version: t.exposeInt("version"),
+    config: t.field({ type: "JSON", nullable: true, resolve: (d) => d.config ?? null }),
+    createdAt: t.field({ type: "DateTime", resolve: (d) => d.created_at }),
+    createdBy: t.field({ type: PrincipalRef, nullable: true, resolve: (d, _args, ctx) => loadPrincipal(ctx.db, d.created_by) }),
+  }),
+});
+
+builder.objectFields(TeamRef, (t) => ({
+  models: t.connection(
+    {
+      type: ModelRef,
+      description: "The team's models the caller can view (a page from Postgres, filtered by one bulk check).",
+      authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "view") }),
+      resolve: (team, args, ctx) =>
+        keysetConnection(
+          args,
+          async (after, limit) => ctx.authz.filter(await listModelsPage(ctx.db, team.id, { after, limit }), (m) => modelRef(m.id), "view"),
+          (model) => model.id,
+        ),
+    },
+    { name: "ModelConnection" },
+    { name: "ModelEdge" },
+  ),
+}));
+
+const DeployModelInput = builder.inputType("DeployModelInput", {
+  fields: (t) => ({
+    modelName: t.string({ required: true }),
+    teamId: t.id({
+      description:
+        "Optional: without it the team is inferred: the only team where the caller can deploy; else the only such team that already has a model of that name; else BAD_USER_INPUT.",
+    }),
+    environment: t.string({ required: true }),
+    config: t.field({ type: "JSON" }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createModel: t.field({
+    type: ModelRef,
+    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => createModel(ctx, args.teamId, args.name),
+  }),
+  deployModel: t.field({
+    type: DeploymentRef,
+    args: { input: t.arg({ type: DeployModelInput, required: true }) },
+    resolve: (_root, { input }, ctx) => deployModel(ctx, input),
+  }),
+  deleteModel: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteModel(ctx, args.id),
+  }),
+}));

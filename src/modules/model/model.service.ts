@@ -1,0 +1,109 @@
+import { ref } from "../../authz/model.js";
+import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import type { AppContext } from "../../context.js";
+import { badInput, notFound } from "../../errors.js";
+import { expectId } from "../../ids.js";
+import { validName } from "../../validation.js";
+import { writeTransaction } from "../../write.js";
+import { findEnvironmentByName } from "../environment/environment.repository.js";
+import { environmentRef } from "../environment/environment.service.js";
+import { actorId } from "../principal.js";
+import { findTeam, findTeams, type Team } from "../team/team.repository.js";
+import { getTeam, teamRef } from "../team/team.service.js";
+import { modelInTeam } from "./model.relationships.js";
+import { findModel, findModelByName, insertDeployment, insertModel, teamsWithModelNamed, type Deployment, type Model } from "./model.repository.js";
+
+export const modelRef = (id: string) => ref("model", id);
+
+export async function getModel(ctx: AppContext, id: string): Promise<Model> {
+  expectId(id, "Model");
+  await ctx.authz.requireVisible(modelRef(id));
+  const model = await findModel(ctx.db, id);
+  if (!model) throw notFound("model not found");
+  return model;
+}
+
+const duplicateModel = (name: string) => `The team already has a model named "${name}"`;
+
+export async function createModel(ctx: AppContext, teamId: string, name: string): Promise<Model> {
+  const modelName = validName(name, "model name");
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "resources_write");
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const model = await insertModel(tx, { teamId, name: modelName, createdBy: actorId(ctx) });
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [modelInTeam(model.id, teamId)] });
+      return model;
+    },
+    { onConflict: duplicateModel(modelName) },
+  );
+}
+
+export interface DeployInput {
+  modelName: string;
+  teamId?: string | null;
+  environment: string;
+  config?: unknown;
+}
+
+/**
+ * Deploys a new version of the named model into the named environment, creating the model
+ * if its team has none of that name. Needs the right to edit the model (or to create one)
+ * and to manage the environment: in a restricted environment only grantees and org ADMINs.
+ */
+export async function deployModel(ctx: AppContext, input: DeployInput): Promise<Deployment> {
+  const modelName = validName(input.modelName, "model name");
+  const environmentName = validName(input.environment, "environment name");
+  const team = input.teamId ? await getTeam(ctx, input.teamId) : await inferDeployTeam(ctx, modelName);
+
+  const environment = await findEnvironmentByName(ctx.db, team.id, environmentName);
+  if (!environment) throw badInput(`The team has no environment named "${environmentName}"; team ADMINs create environments`);
+  const existing = await findModelByName(ctx.db, team.id, modelName);
+  await Promise.all([
+    existing ? ctx.authz.require(modelRef(existing.id), "edit") : ctx.authz.require(teamRef(team.id), "resources_write"),
+    ctx.authz.require(environmentRef(environment.id), "manage"),
+  ]);
+
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      let model = existing ?? (await findModelByName(tx, team.id, modelName));
+      if (!model) {
+        model = await insertModel(tx, { teamId: team.id, name: modelName, createdBy: actorId(ctx) });
+        await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [modelInTeam(model.id, team.id)] });
+      }
+      return insertDeployment(tx, { modelId: model.id, environmentId: environment.id, config: input.config, createdBy: actorId(ctx) });
+    },
+    { onConflict: "Another deployment of this model in this environment happened at the same moment; try again" },
+  );
+}
+
+/**
+ * Without a teamId: the only team where the caller can deploy; else the only such team that
+ * already has a model of that name; else BAD_USER_INPUT naming the candidates.
+ */
+async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team> {
+  const candidates = await ctx.authz.lookup("team", "resources_write");
+  if (candidates.length === 1) return (await findTeam(ctx.db, candidates[0]!))!;
+  const withModel = await teamsWithModelNamed(ctx.db, candidates, modelName);
+  if (withModel.length === 1) return (await findTeam(ctx.db, withModel[0]!))!;
+  if (candidates.length === 0) throw badInput("You cannot deploy in any team");
+  const named = await findTeams(ctx.db, withModel.length > 1 ? withModel : candidates);
+  throw badInput(
+    `Several teams could hold "${modelName}"; pass teamId, one of: ${named.map((t) => `${t.name} (${t.id})`).join(", ")}`,
+  );
+}
+
+/** Deletes the model, its deployments and every relationship that points at it. */
+export async function deleteModel(ctx: AppContext, id: string): Promise<boolean> {
+  const model = await getModel(ctx, id);
+  await ctx.authz.require(modelRef(id), "delete");
+  const team = (await findTeam(ctx.db, model.team_id))!;
+  await writeTransaction(ctx, async (tx) => {
+    const remove = await findRelationships(tx, { resource: modelRef(id) });
+    await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
+    await tx.deleteFrom("models").where("id", "=", id).execute();
+  });
+  return true;
+}

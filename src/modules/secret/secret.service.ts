@@ -1,0 +1,56 @@
+import type { AppContext } from "../../context.js";
+import { badInput, notFound } from "../../errors.js";
+import { writeTransaction } from "../../write.js";
+import { getTeam, teamRef } from "../team/team.service.js";
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const MAX_VALUE_BYTES = 64 * 1024;
+
+export interface SecretSummary {
+  name: string;
+  version: number;
+  updated_at: Date;
+}
+
+function validSecretName(name: string): string {
+  if (!NAME.test(name)) throw badInput("A secret name is a letter or _, then letters, digits or _ (at most 128)");
+  return name;
+}
+
+/** The encryption context binds a ciphertext to its team and name. */
+export const secretContext = (teamId: string, name: string) => `secret:${teamId}:${name}`;
+
+/** Creates the secret, or rotates it (its version increases). The value is encrypted before it is stored. */
+export async function setSecret(ctx: AppContext, teamId: string, name: string, value: string): Promise<SecretSummary> {
+  validSecretName(name);
+  if (value.length === 0) throw badInput("A secret value must not be empty");
+  if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw badInput(`A secret value must be at most ${MAX_VALUE_BYTES} bytes`);
+  await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "secrets_manage");
+  const ciphertext = ctx.deps.secretBox.seal(value, secretContext(teamId, name));
+  return writeTransaction(ctx, (tx) =>
+    tx
+      .insertInto("secrets")
+      .values({ team_id: teamId, name, version: 1, ciphertext, updated_at: new Date() })
+      .onConflict((oc) =>
+        oc.columns(["team_id", "name"]).doUpdateSet((eb) => ({
+          ciphertext,
+          version: eb("secrets.version", "+", 1),
+          updated_at: new Date(),
+        })),
+      )
+      .returning(["name", "version", "updated_at"])
+      .executeTakeFirstOrThrow(),
+  );
+}
+
+export async function deleteSecret(ctx: AppContext, teamId: string, name: string): Promise<boolean> {
+  validSecretName(name);
+  await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "secrets_manage");
+  const deleted = await writeTransaction(ctx, (tx) =>
+    tx.deleteFrom("secrets").where("team_id", "=", teamId).where("name", "=", name).executeTakeFirst(),
+  );
+  if (Number(deleted.numDeletedRows) === 0) throw notFound(`The team has no secret named "${name}"`);
+  return true;
+}
