@@ -30,7 +30,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps), useBadUserInputCodes()],
+    plugins: [useOrgraphRoutes(deps, options.jwt), useBadUserInputCodes()],
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });

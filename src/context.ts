@@ -2,6 +2,7 @@ import type { Principal } from "./auth/principal.js";
 import type { Authorizer } from "./authz/authorizer.js";
 import type { AuthzClient } from "./authz/client.js";
 import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
 import type { Logger } from "./logger.js";
@@ -15,6 +16,10 @@ export interface AppDeps {
   consistency: ConsistencyTracker;
   sync: RelationshipSync;
   secretBox: SecretBox;
+  /** Allowed invocations per team and minute, written in batches. */
+  usage: Coalescer<number>;
+  /** When each API key was last used, written in batches. */
+  keyLastUsed: Coalescer<Date>;
   logger: Logger;
 }
 

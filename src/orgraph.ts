@@ -8,6 +8,7 @@ import { openDatabase } from "./db/connect.js";
 import { lockDataDir } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
+import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 
 export interface Orgraph {
   app: App;
@@ -55,7 +56,12 @@ export async function startOrgraph(
 
     const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, logger };
+    const usage = createUsageRecorder(database.db, logger);
+    const keyLastUsed = createLastUsedRecorder(database.db, logger);
+    usage.start(2_000);
+    keyLastUsed.start(5_000);
+    cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, usage, keyLastUsed, logger };
     return { app: createApp(deps, { jwt }), deps, close: cleanup };
   } catch (error) {
     await cleanup();

@@ -76,11 +76,11 @@ describe("organization mutations by role", () => {
       expect(codes(denied)).toEqual(["FORBIDDEN"]);
     }
     const teamId = await app.seed.team(org, "Disposable");
-    for (const role of ["BILLING_ADMIN", "MEMBER"] as const) {
-      // They cannot see a team they are not in: its existence is not revealed.
-      const denied = await app.gql(keyOf(role), `mutation($id: ID!) { deleteTeam(id: $id) }`, { id: teamId });
-      expect(codes(denied)).toEqual(["NOT_FOUND"]);
-    }
+    // A MEMBER cannot see a team they are not in: its existence is not revealed. A
+    // BILLING_ADMIN sees team names (usage reports), so is refused.
+    const deleteTeam = `mutation($id: ID!) { deleteTeam(id: $id) }`;
+    expect(codes(await app.gql(keyOf("MEMBER"), deleteTeam, { id: teamId }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await app.gql(keyOf("BILLING_ADMIN"), deleteTeam, { id: teamId }))).toEqual(["FORBIDDEN"]);
     expect((await app.ok(org.admin.key, `mutation($id: ID!) { deleteTeam(id: $id) }`, { id: teamId })).deleteTeam).toBe(true);
   });
 

@@ -12,12 +12,9 @@ const PRINTED = new URL("../schema/schema.graphql", import.meta.url);
  * and if a listed gap has been closed (so the list never goes stale).
  */
 const NOT_YET_BUILT = new Set<string>([
-  "AuditResult", "ServiceAccount", "Role", "RoleAssignment", "Usage", "TeamUsage", "AuditEvent", "AuditVerification",
-  "AuditEventConnection", "AuditEventEdge", "CreateApiKeyInput", "CreateApiKeyPayload", "CreateServiceAccountPayload",
-  "Organization.usage", "Organization.roles", "Organization.auditLog", "Organization.verifyAuditLog",
-  "Team.apiKeys", "Team.serviceAccounts", "Team.auditLog", "ApiKey.environments", "ApiKey.models",
-  "Mutation.createApiKey", "Mutation.revokeApiKey", "Mutation.createServiceAccount", "Mutation.createRole",
-  "Mutation.updateRole", "Mutation.deleteRole", "Mutation.assignRole", "Mutation.unassignRole",
+  "AuditResult", "Role", "RoleAssignment", "AuditEvent", "AuditVerification", "AuditEventConnection", "AuditEventEdge",
+  "Organization.roles", "Organization.auditLog", "Organization.verifyAuditLog", "Team.auditLog",
+  "Mutation.createRole", "Mutation.updateRole", "Mutation.deleteRole", "Mutation.assignRole", "Mutation.unassignRole",
 ]);
 
 describe("the GraphQL schema", () => {

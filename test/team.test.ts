@@ -57,14 +57,23 @@ describe("team permission matrix (viewerPermissions)", () => {
     expect([...data.viewerPermissions].sort()).toEqual(Object.keys(TEAM_MATRIX).sort());
   });
 
-  it.each(["OUTSIDER", "BILLING_ADMIN"] as const)("an org %s outside the team cannot see it at all (NOT_FOUND)", async (who) => {
+  it("an org MEMBER outside the team cannot see it at all (NOT_FOUND)", async () => {
     for (const query of [
       `query($id: ID!) { viewerPermissions(on: $id) }`,
       `query($id: ID!) { team(id: $id) { name } }`,
       `query($id: ID!) { node(id: $id) { id } }`,
     ]) {
-      expect(codes(await app.gql(keys[who], query, { id: teamId }))).toEqual(["NOT_FOUND"]);
+      expect(codes(await app.gql(keys.OUTSIDER, query, { id: teamId }))).toEqual(["NOT_FOUND"]);
     }
+  });
+
+  it("a BILLING_ADMIN reaches a team's name (for usage reports) and nothing in it", async () => {
+    expect((await app.ok(keys.BILLING_ADMIN, `query($id: ID!) { team(id: $id) { name } }`, { id: teamId })).team.name).toBeTruthy();
+    expect((await app.ok(keys.BILLING_ADMIN, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: teamId })).viewerPermissions).toEqual([]);
+    for (const field of ["members { edges { cursor } }", "models { edges { cursor } }", "environments { id }", "secrets { name }"]) {
+      expect(codes(await app.gql(keys.BILLING_ADMIN, `query($id: ID!) { team(id: $id) { ${field} } }`, { id: teamId }))).toEqual(["FORBIDDEN"]);
+    }
+    expect((await app.ok(keys.BILLING_ADMIN, `{ viewer { teams { id } } }`)).viewer.teams).toEqual([]);
   });
 
   it("the permission catalog lists the built-in roles of each team permission", async () => {

@@ -28,6 +28,7 @@ async function authenticateApiKey(deps: AppDeps, secret: string): Promise<Princi
   if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }
+  deps.keyLastUsed.add(key.id, new Date());
   const via = { method: "api_key" as const, keyId: key.id };
   if (key.kind === "PERSONAL") return { kind: "USER", id: key.user_id!, via };
   if (key.kind === "SERVICE_ACCOUNT") return { kind: "SERVICE_ACCOUNT", id: key.service_account_id!, teamId: key.team_id!, via };

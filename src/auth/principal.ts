@@ -12,3 +12,7 @@ const SUBJECT_TYPE = { USER: "user", SERVICE_ACCOUNT: "service_account", API_KEY
 export function subjectOf(principal: Principal): ObjectRef {
   return { type: SUBJECT_TYPE[principal.kind], id: principal.id };
 }
+
+/** The id of the API key the caller authenticated with, if any. */
+export const keyIdOf = (principal: Principal | undefined): string | undefined =>
+  principal?.via.method === "api_key" ? principal.via.keyId : undefined;

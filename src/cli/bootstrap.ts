@@ -6,7 +6,7 @@ import { openDatabase } from "../db/connect.js";
 import { DataDirLockedError, lockDataDir } from "../db/data-dir-lock.js";
 import { errorCode } from "../errors.js";
 import { createLogger } from "../logger.js";
-import { insertApiKey } from "../modules/api-key/api-key.repository.js";
+import { issueApiKey } from "../modules/api-key/api-key.service.js";
 import { createOrganizationIn } from "../modules/organization/organization.service.js";
 import { findOrCreateUser } from "../modules/user/user.repository.js";
 import { validEmail, validName } from "../validation.js";
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     const result = await database.db.transaction().execute(async (tx) => {
       const { user } = await findOrCreateUser(tx, email);
       const org = await createOrganizationIn(tx, orgName, user.id);
-      const { secret } = await insertApiKey(tx, { kind: "PERSONAL", name: "bootstrap", user_id: user.id, created_by: user.id });
+      const { secret } = await issueApiKey(tx, { kind: "PERSONAL", name: "bootstrap", user_id: user.id, created_by: user.id });
       return { organizationId: org.id, userId: user.id, apiKey: secret };
     });
     if (config.spicedb.kind === "remote") {

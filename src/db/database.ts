@@ -162,6 +162,22 @@ export interface SecretTable {
   updated_at: Timestamp;
 }
 
+export interface ServiceAccountTable {
+  id: string;
+  team_id: string;
+  name: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface UsageCountTable {
+  org_id: string;
+  team_id: string;
+  /** The start of the minute the invocations fell in. */
+  minute: Date;
+  invocations: ColumnType<string, number, number>;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -179,6 +195,8 @@ export interface Database {
   chain_runs: ChainRunTable;
   training_projects: TrainingProjectTable;
   secrets: SecretTable;
+  service_accounts: ServiceAccountTable;
+  usage_counts: UsageCountTable;
 }
 
 export type Db = Kysely<Database>;

@@ -11,6 +11,9 @@ import "../modules/model/model.graphql.js";
 import "../modules/chain/chain.graphql.js";
 import "../modules/training-project/training-project.graphql.js";
 import "../modules/secret/secret.graphql.js";
+import "../modules/api-key/api-key.team.graphql.js";
+import "../modules/service-account/service-account.graphql.js";
+import "../modules/usage/usage.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 

@@ -1,26 +1,61 @@
 import { sql } from "kysely";
 import type { Plugin } from "graphql-yoga";
+import { AuthenticationError, authenticate } from "../auth/authenticate.js";
+import type { JwtVerifier } from "../auth/jwt.js";
+import { subjectOf } from "../auth/principal.js";
+import { Authorizer } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
+import { errorCode } from "../errors.js";
+import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
 
 /**
  * The non-GraphQL endpoints, as a yoga plugin so that one fetch handler (and `yoga.fetch` in
  * tests) serves everything:
  * - GET /healthz: the process is up;
  * - GET /readyz: Postgres and SpiceDB both answer (503 otherwise, so a load balancer stops
- *   sending traffic here).
+ *   sending traffic here);
+ * - POST /v1/authorize: the inference gateway's allow/deny.
  */
-export function useOrgraphRoutes(deps: AppDeps): Plugin {
+export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined): Plugin {
   return {
-    async onRequest({ url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      const json = (body: unknown, status = 200) => endResponse(fetchAPI.Response.json(body, { status }));
       if (url.pathname === "/healthz") {
-        endResponse(fetchAPI.Response.json({ status: "ok" }));
+        json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
         const checks = { postgres: await probe(() => sql`select 1`.execute(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
         const ready = checks.postgres && checks.spicedb;
-        endResponse(fetchAPI.Response.json({ status: ready ? "ready" : "unavailable", checks }, { status: ready ? 200 : 503 }));
+        json({ status: ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
+      } else if (url.pathname === "/v1/authorize") {
+        if (request.method !== "POST") return json({ error: "Use POST" }, 405);
+        const [body, status] = await authorizeResponse(deps, jwt, request);
+        json(body, status);
       }
     },
   };
+}
+
+/** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 503 SpiceDB unavailable. */
+async function authorizeResponse(deps: AppDeps, jwt: JwtVerifier | undefined, request: Request): Promise<[unknown, number]> {
+  try {
+    const principal = await authenticate(deps, jwt, request.headers.get("authorization"));
+    if (!principal) return [{ allowed: false, reason: "Missing credentials" }, 401];
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      return [{ error: "The body must be JSON" }, 400];
+    }
+    const authz = new Authorizer(deps.authzClient, deps.consistency, subjectOf(principal), deps.logger);
+    const decision = await decide(deps, authz, principal, parseAuthorizeRequest(body));
+    return [decision, decision.allowed ? 200 : 403];
+  } catch (error) {
+    if (error instanceof AuthenticationError) return [{ allowed: false, reason: error.message }, 401];
+    if (error instanceof BadAuthorizeRequest) return [{ error: error.message }, 400];
+    if (errorCode(error) === "AUTHZ_UNAVAILABLE") return [{ allowed: false, reason: "Authorization is unavailable" }, 503];
+    deps.logger.error({ err: error }, "authorize failed");
+    return [{ allowed: false, reason: "Internal error" }, 500];
+  }
 }
 
 async function probeSpiceDb(deps: AppDeps): Promise<void> {

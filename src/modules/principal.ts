@@ -2,7 +2,7 @@ import { subjectOf, type Principal } from "../auth/principal.js";
 import { Authorizer } from "../authz/authorizer.js";
 import { ref, type ObjectRef } from "../authz/model.js";
 import type { AppContext } from "../context.js";
-import type { Db } from "../db/database.js";
+import type { Db, Row } from "../db/database.js";
 import { badInput, forbidden, unauthenticated } from "../errors.js";
 import { expectId, typeOfId, type EntityType } from "../ids.js";
 import { findApiKey, type ApiKey } from "./api-key/api-key.repository.js";
@@ -27,11 +27,12 @@ export function actAs(ctx: AppContext, principal: Principal): void {
 export const actorId = (ctx: AppContext): string | null => ctx.principal?.id ?? null;
 
 /** The row behind a principal id, for fields typed `Principal`. */
-export async function loadPrincipal(db: Db, id: string | null): Promise<User | ApiKey | null> {
+export async function loadPrincipal(db: Db, id: string | null): Promise<User | ApiKey | Row<"service_accounts"> | null> {
   if (!id) return null;
   const type = typeOfId(id);
   if (type === "User") return (await findUser(db, id)) ?? null;
   if (type === "ApiKey") return (await findApiKey(db, id)) ?? null;
+  if (type === "ServiceAccount") return (await db.selectFrom("service_accounts").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
   return null;
 }
 
@@ -59,13 +60,8 @@ export async function resolveTeamPrincipal(
       throw badInput("That user is not a member of this team's organization");
     }
   } else if (type === "ServiceAccount") {
-    const member = await ctx.db
-      .selectFrom("team_memberships")
-      .select("principal_id")
-      .where("team_id", "=", team.id)
-      .where("principal_id", "=", principalId)
-      .executeTakeFirst();
-    if (!member) throw badInput("That service account does not belong to this team");
+    const account = await ctx.db.selectFrom("service_accounts").select("team_id").where("id", "=", principalId).executeTakeFirst();
+    if (account?.team_id !== team.id) throw badInput("That service account does not belong to this team");
   } else {
     const key = await findApiKey(ctx.db, principalId);
     if (!key || key.team_id !== team.id || key.type !== "FULL_ACCESS" || key.revoked_at) {

@@ -2,7 +2,7 @@ import type { AuthzClient } from "../../src/authz/client.js";
 import { loadConfig } from "../../src/config.js";
 import type { OrgRole, TeamRole } from "../../src/db/database.js";
 import { createLogger } from "../../src/logger.js";
-import { insertApiKey } from "../../src/modules/api-key/api-key.repository.js";
+import { issueApiKey } from "../../src/modules/api-key/api-key.service.js";
 import { createOrganizationIn } from "../../src/modules/organization/organization.service.js";
 import { findOrCreateUser } from "../../src/modules/user/user.repository.js";
 import { startOrgraph, type Orgraph } from "../../src/orgraph.js";
@@ -93,7 +93,7 @@ export class Seed {
     const result = await db.transaction().execute(async (tx) => {
       const { user } = await findOrCreateUser(tx, email);
       const org = await createOrganizationIn(tx, name, user.id);
-      const { secret } = await insertApiKey(tx, { kind: "PERSONAL", name: "seed", user_id: user.id, created_by: user.id });
+      const { secret } = await issueApiKey(tx, { kind: "PERSONAL", name: "seed", user_id: user.id, created_by: user.id });
       return { orgId: org.id, userId: user.id, key: secret };
     });
     await sync.flush();

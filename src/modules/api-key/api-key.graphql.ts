@@ -1,22 +1,24 @@
+import { keyIdOf } from "../../auth/principal.js";
 import { builder } from "../../graphql/builder.js";
-import { notFound } from "../../errors.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
 import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
-import { findApiKey, type ApiKey } from "./api-key.repository.js";
+import type { ApiKey } from "./api-key.repository.js";
+import { apiKeyRef, getApiKey } from "./api-key.service.js";
 
 export const ApiKeyTypeEnum = builder.enumType("ApiKeyType", { values: ["FULL_ACCESS", "INFERENCE_ONLY", "METRICS_ONLY"] as const });
 export const ApiKeyKindEnum = builder.enumType("ApiKeyKind", { values: ["PERSONAL", "TEAM", "SERVICE_ACCOUNT"] as const });
 
 export const ApiKeyRef = builder.objectRef<ApiKey>("ApiKey");
 
+// Its team, environments and models, and the mutations, are added in api-key.team.graphql.ts,
+// where the Team, Environment and Model types are at hand.
 builder.node(ApiKeyRef, {
   id: { resolve: (key) => key.id },
   interfaces: [PrincipalRef],
-  // A personal key is visible to its owner only.
-  loadOne: async (id, ctx) => {
-    const key = await findApiKey(ctx.db, id);
-    if (!key || key.kind !== "PERSONAL" || key.user_id !== ctx.principal?.id) throw notFound("API key not found");
-    return key;
-  },
+  // Visible to its owner (personal keys), its team's key managers, and itself (a key reading
+  // viewer.principal); never its secret.
+  authScopes: (key, ctx) => (keyIdOf(ctx.principal) === key.id ? { authenticated: true } : { visible: scopeKey(apiKeyRef(key.id)) }),
+  loadOne: (id, ctx) => getApiKey(ctx, id),
   fields: (t) => ({
     kind: t.field({ type: PrincipalKind, resolve: () => "API_KEY" as const }),
     displayName: t.exposeString("name"),

@@ -7,7 +7,7 @@ import { badInput, conflict, forbidden, notFound } from "../../errors.js";
 import { expectId, newId } from "../../ids.js";
 import { validEmail } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { insertApiKey } from "../api-key/api-key.repository.js";
+import { issueApiKey } from "../api-key/api-key.service.js";
 import { actAs } from "../principal.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
 import {
@@ -109,7 +109,7 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
       await insertTeamMembership(tx, { teamId, principalId: user.id, principalType: "user", role });
       await writeRelationships(tx, { orgId: invitation.org_id, teamId }, { add: [teamRole(teamId, ref("user", user.id), role)] });
     }
-    const key = await insertApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
+    const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
     return { user, ...key };
   });
   // The rest of the request (reading the payload) acts as the new member.

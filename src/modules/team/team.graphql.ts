@@ -1,10 +1,9 @@
 import { builder } from "../../graphql/builder.js";
 import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { findOrgMembership, findOrganization } from "../organization/organization.repository.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
-import { findUser } from "../user/user.repository.js";
+import { loadPrincipal } from "../principal.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import {
   findDefaultTeam,
@@ -63,7 +62,7 @@ builder.objectType(TeamMembershipRef, {
     team: t.field({ type: TeamRef, resolve: async (m, _args, ctx) => (await findTeam(ctx.db, m.team_id))! }),
     principal: t.field({
       type: PrincipalRef,
-      resolve: async (m, _args, ctx) => (await findUser(ctx.db, m.principal_id))!,
+      resolve: async (m, _args, ctx) => (await loadPrincipal(ctx.db, m.principal_id))!,
     }),
     role: t.field({ type: TeamRoleEnum, resolve: (m) => m.role }),
   }),
@@ -79,14 +78,6 @@ builder.objectFields(OrganizationRef, (t) => ({
       return keysetConnection(args, (after, limit) => listTeamsPage(ctx.db, org.id, visible, { after, limit }), (team) => team.id);
     },
   }, { name: "TeamConnection" }, { name: "TeamEdge" }),
-}));
-
-builder.objectFields(ApiKeyRef, (t) => ({
-  team: t.field({
-    type: TeamRef,
-    nullable: true,
-    resolve: async (key, _args, ctx) => (key.team_id ? ((await findTeam(ctx.db, key.team_id)) ?? null) : null),
-  }),
 }));
 
 builder.queryFields((t) => ({

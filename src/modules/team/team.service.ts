@@ -115,14 +115,24 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
   });
 }
 
-/** Removes the principal's role and every grant it holds in the team; the rest stays intact. */
+/**
+ * Removes the principal's role and every grant it holds in the team; the rest stays intact.
+ * A service account belongs to this one team, so removing it deletes it with its keys.
+ */
 export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
   const team = await getTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
+  const principal = ref(current.principal_type, principalId);
   await writeTransaction(ctx, async (tx) => {
     await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
-    const remove = await findRelationships(tx, { teamId, subject: ref(current.principal_type, principalId) });
+    const remove = await findRelationships(tx, { teamId, subject: principal });
+    if (current.principal_type === "service_account") {
+      const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();
+      remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
+      for (const key of keys) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", key.id) })));
+      await tx.deleteFrom("service_accounts").where("id", "=", principalId).execute();
+    }
     await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
   });
   return true;

@@ -1,6 +1,6 @@
 import type { Principal } from "../../auth/principal.js";
 import { builder } from "../../graphql/builder.js";
-import { findApiKey } from "../api-key/api-key.repository.js";
+import { loadPrincipal } from "../principal.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { findOrganizations } from "../organization/organization.repository.js";
 import { TeamRef } from "../team/team.graphql.js";
@@ -13,8 +13,7 @@ const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
   fields: (t) => ({
     principal: t.field({
       type: PrincipalRef,
-      resolve: async (principal, _args, ctx) =>
-        principal.kind === "USER" ? (await findUser(ctx.db, principal.id))! : (await findApiKey(ctx.db, principal.id))!,
+      resolve: async (principal, _args, ctx) => (await loadPrincipal(ctx.db, principal.id))!,
     }),
     user: t.field({
       type: UserRef,

@@ -1,0 +1,74 @@
+import { builder } from "../../graphql/builder.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { EnvironmentRef } from "../environment/environment.graphql.js";
+import { ModelRef } from "../model/model.graphql.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { findTeam } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
+import { ApiKeyRef, ApiKeyTypeEnum } from "./api-key.graphql.js";
+import { createApiKey, keyScope, revokeApiKey } from "./api-key.service.js";
+
+builder.objectFields(ApiKeyRef, (t) => ({
+  team: t.field({
+    type: TeamRef,
+    nullable: true,
+    resolve: async (key, _args, ctx) => (key.team_id ? ((await findTeam(ctx.db, key.team_id)) ?? null) : null),
+  }),
+  environments: t.field({
+    type: [EnvironmentRef],
+    description: "The environments a team key is scoped to; empty: every environment of its team.",
+    resolve: async (key, _args, ctx) => {
+      const ids = (await keyScope(ctx, key)).environmentIds;
+      return ids.length ? ctx.db.selectFrom("environments").selectAll().where("id", "in", ids).orderBy("name").execute() : [];
+    },
+  }),
+  models: t.field({
+    type: [ModelRef],
+    description: "The models a team key is scoped to; empty: every model of its team.",
+    resolve: async (key, _args, ctx) => {
+      const ids = (await keyScope(ctx, key)).modelIds;
+      return ids.length ? ctx.db.selectFrom("models").selectAll().where("id", "in", ids).orderBy("name").execute() : [];
+    },
+  }),
+}));
+
+builder.objectFields(TeamRef, (t) => ({
+  apiKeys: t.field({
+    type: [ApiKeyRef],
+    description: "The team's keys and its service accounts' keys, for its key managers.",
+    authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "manage_keys") }),
+    resolve: (team, _args, ctx) => ctx.db.selectFrom("api_keys").selectAll().where("team_id", "=", team.id).orderBy("id").execute(),
+  }),
+}));
+
+const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    teamId: t.id({ description: "Without teamId and serviceAccountId: a personal key of the caller." }),
+    serviceAccountId: t.id(),
+    type: t.field({ type: ApiKeyTypeEnum }),
+    environmentIds: t.idList(),
+    modelIds: t.idList(),
+    expiresAt: t.field({ type: "DateTime" }),
+  }),
+});
+
+const CreateApiKeyPayload = builder.objectRef<Awaited<ReturnType<typeof createApiKey>>>("CreateApiKeyPayload").implement({
+  fields: (t) => ({
+    apiKey: t.expose("apiKey", { type: ApiKeyRef }),
+    secret: t.exposeString("secret", { description: "The key itself, shown once." }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreateApiKeyPayload,
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    resolve: (_root, { input }, ctx) => createApiKey(ctx, input),
+  }),
+  revokeApiKey: t.field({
+    type: ApiKeyRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => revokeApiKey(ctx, args.id),
+  }),
+}));

@@ -1,0 +1,73 @@
+import type { Principal } from "../../auth/principal.js";
+import type { Authorizer } from "../../authz/authorizer.js";
+import { ref } from "../../authz/model.js";
+import type { AppDeps } from "../../context.js";
+import { typeOfId } from "../../ids.js";
+import { findEnvironmentByName } from "../environment/environment.repository.js";
+import { findModel, findModelByName } from "../model/model.repository.js";
+import { findTeam } from "../team/team.repository.js";
+import { countInvocation } from "../usage/usage.js";
+
+/**
+ * The inference gateway's question: may this credential do `action` on `model` in
+ * `environment`? Decided in SpiceDB, as one bulk check of the model permission and the
+ * environment permission (so key types and environment/model scopes all apply).
+ */
+export type GatewayAction = "invoke" | "read_metrics" | "manage";
+
+export interface AuthorizeRequest {
+  action: GatewayAction;
+  team?: string;
+  model: string;
+  environment: string;
+}
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+/** [permission on the model, permission on the environment] per action (spicedb/schema.zed). */
+const PERMISSIONS: Record<GatewayAction, [string, string]> = {
+  invoke: ["invoke", "invoke"],
+  read_metrics: ["metrics_read", "metrics_read"],
+  manage: ["edit", "manage"],
+};
+
+export class BadAuthorizeRequest extends Error {}
+
+export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new BadAuthorizeRequest("The body must be a JSON object");
+  const { action, team, model, environment } = body as Record<string, unknown>;
+  if (typeof action !== "string" || !(action in PERMISSIONS)) throw new BadAuthorizeRequest('"action" must be "invoke", "read_metrics" or "manage"');
+  if (typeof model !== "string" || model.length === 0 || model.length > 200) throw new BadAuthorizeRequest('"model" must be a model id or name');
+  if (typeof environment !== "string" || environment.length === 0 || environment.length > 100) {
+    throw new BadAuthorizeRequest('"environment" must be an environment name');
+  }
+  if (team !== undefined && (typeof team !== "string" || typeOfId(team) !== "Team")) throw new BadAuthorizeRequest('"team" must be a team id');
+  return { action: action as GatewayAction, model, environment, ...(team ? { team } : {}) };
+}
+
+const deny = (reason: string): Decision => ({ allowed: false, reason });
+
+export async function decide(deps: AppDeps, authz: Authorizer, principal: Principal, request: AuthorizeRequest): Promise<Decision> {
+  // Team keys and service accounts belong to one team; a user names the team.
+  const ownTeam = principal.kind === "USER" ? undefined : principal.teamId;
+  if (ownTeam && request.team && request.team !== ownTeam) return deny("This key belongs to another team");
+  const teamId = ownTeam ?? request.team;
+  if (!teamId) throw new BadAuthorizeRequest('"team" is required with a personal key');
+
+  const team = await findTeam(deps.db, teamId);
+  if (!team) return deny("Unknown team");
+  const model =
+    typeOfId(request.model) === "Model" ? await findModel(deps.db, request.model) : await findModelByName(deps.db, team.id, request.model);
+  if (!model || model.team_id !== team.id) return deny("The team has no such model");
+  const environment = await findEnvironmentByName(deps.db, team.id, request.environment);
+  if (!environment) return deny("The team has no such environment");
+
+  const [modelPermission, environmentPermission] = PERMISSIONS[request.action];
+  const [onModel, onEnvironment] = await Promise.all([
+    authz.can(ref("model", model.id), modelPermission),
+    authz.can(ref("environment", environment.id), environmentPermission),
+  ]);
+  if (!onModel || !onEnvironment) return deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`);
+  if (request.action === "invoke") countInvocation(deps.usage, team.org_id, team.id);
+  return { allowed: true };
+}

@@ -1,0 +1,63 @@
+import { ref } from "../../authz/model.js";
+import { notFound } from "../../errors.js";
+import { builder } from "../../graphql/builder.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { expectId } from "../../ids.js";
+import { ApiKeyRef } from "../api-key/api-key.graphql.js";
+import { TeamRef, TeamRoleEnum } from "../team/team.graphql.js";
+import { findTeam, findTeamMembership } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
+import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
+import { createServiceAccount, findServiceAccount, listServiceAccounts, type ServiceAccount } from "./service-account.service.js";
+
+const serviceAccountRef = (id: string) => ref("service_account", id);
+
+export const ServiceAccountRef = builder.objectRef<ServiceAccount>("ServiceAccount");
+
+builder.node(ServiceAccountRef, {
+  id: { resolve: (account) => account.id },
+  interfaces: [PrincipalRef],
+  // Visible to whoever views its team, and to itself (acting through its key).
+  authScopes: (account, ctx) => (ctx.principal?.id === account.id ? { authenticated: true } : { visible: scopeKey(serviceAccountRef(account.id)) }),
+  loadOne: async (id, ctx) => {
+    expectId(id, "ServiceAccount");
+    await ctx.authz.requireVisible(serviceAccountRef(id));
+    const account = await findServiceAccount(ctx.db, id);
+    if (!account) throw notFound("service account not found");
+    return account;
+  },
+  fields: (t) => ({
+    kind: t.field({ type: PrincipalKind, resolve: () => "SERVICE_ACCOUNT" as const }),
+    displayName: t.exposeString("name"),
+    name: t.exposeString("name"),
+    team: t.field({ type: TeamRef, resolve: async (account, _args, ctx) => (await findTeam(ctx.db, account.team_id))! }),
+    role: t.field({
+      type: TeamRoleEnum,
+      resolve: async (account, _args, ctx) => (await findTeamMembership(ctx.db, account.team_id, account.id))!.role,
+    }),
+  }),
+});
+
+builder.objectFields(TeamRef, (t) => ({
+  serviceAccounts: t.field({
+    type: [ServiceAccountRef],
+    authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "view") }),
+    resolve: (team, _args, ctx) => listServiceAccounts(ctx.db, team.id),
+  }),
+}));
+
+const CreateServiceAccountPayload = builder.objectRef<Awaited<ReturnType<typeof createServiceAccount>>>("CreateServiceAccountPayload").implement({
+  fields: (t) => ({
+    serviceAccount: t.expose("serviceAccount", { type: ServiceAccountRef }),
+    apiKey: t.expose("apiKey", { type: ApiKeyRef }),
+    secret: t.exposeString("secret", { description: "The key itself, shown once." }),
+  }),
+});
+
+builder.mutationField("createServiceAccount", (t) =>
+  t.field({
+    type: CreateServiceAccountPayload,
+    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
+    resolve: (_root, args, ctx) => createServiceAccount(ctx, args.teamId, args.name, args.role),
+  }),
+);

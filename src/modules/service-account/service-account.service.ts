@@ -1,0 +1,52 @@
+import { ref } from "../../authz/model.js";
+import { writeRelationships } from "../../authz/relationships.js";
+import type { AppContext } from "../../context.js";
+import type { Db, Row, TeamRole } from "../../db/database.js";
+import { newId } from "../../ids.js";
+import { validName } from "../../validation.js";
+import { writeTransaction } from "../../write.js";
+import { issueApiKey } from "../api-key/api-key.service.js";
+import { teamRole } from "../team/team.relationships.js";
+import { insertTeamMembership } from "../team/team.repository.js";
+import { getTeam, teamRef } from "../team/team.service.js";
+
+export type ServiceAccount = Row<"service_accounts">;
+
+export const findServiceAccount = (db: Db, id: string) =>
+  db.selectFrom("service_accounts").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const listServiceAccounts = (db: Db, teamId: string) =>
+  db.selectFrom("service_accounts").selectAll().where("team_id", "=", teamId).orderBy("name").execute();
+
+/**
+ * A non-human member of one team, with a team role there, acting through its keys. Created
+ * with its first key (shown once). Removing it from the team (removeTeamMember) leaves it no
+ * permission anywhere.
+ */
+export async function createServiceAccount(ctx: AppContext, teamId: string, name: string, role: TeamRole) {
+  const accountName = validName(name, "service account name");
+  const team = await getTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_keys");
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const serviceAccount = await tx
+        .insertInto("service_accounts")
+        .values({ id: newId("ServiceAccount"), team_id: teamId, name: accountName, created_by: ctx.principal!.id })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const subject = ref("service_account", serviceAccount.id);
+      await insertTeamMembership(tx, { teamId, principalId: serviceAccount.id, principalType: "service_account", role });
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, {
+        add: [teamRole(teamId, subject, role), { resource: subject, relation: "team", subject: teamRef(teamId) }],
+      });
+      const { apiKey, secret } = await issueApiKey(
+        tx,
+        { kind: "SERVICE_ACCOUNT", name: `${accountName} key`, team_id: teamId, service_account_id: serviceAccount.id, created_by: ctx.principal!.id },
+        { team },
+      );
+      return { serviceAccount, apiKey, secret };
+    },
+    { onConflict: `The team already has a service account named "${accountName}"` },
+  );
+}
