@@ -1,0 +1,33 @@
+import type { AuthzClient } from "../src/authz/client.js";
+
+/**
+ * Comparison clients, used only by the benchmark (no configuration can select them):
+ * - ceiling: every check is allowed without asking SpiceDB: the cost of everything but authorization;
+ * - naive: every question is its own SpiceDB call, one after another, as a resolver that
+ *   calls CheckPermission per gated object would do.
+ */
+export function allowAll(client: AuthzClient): AuthzClient {
+  return {
+    writeSchema: (schema) => client.writeSchema(schema),
+    write: (updates) => client.write(updates),
+    checkBulk: async (items) => items.map(() => true),
+    lookupResources: (type, permission, subject, consistency) => client.lookupResources(type, permission, subject, consistency),
+    readRelationships: (type) => client.readRelationships(type),
+    close: () => client.close(),
+  };
+}
+
+export function oneCheckPerQuestion(client: AuthzClient): AuthzClient {
+  return {
+    writeSchema: (schema) => client.writeSchema(schema),
+    write: (updates) => client.write(updates),
+    checkBulk: async (items, consistency) => {
+      const answers: boolean[] = [];
+      for (const item of items) answers.push(...(await client.checkBulk([item], consistency)));
+      return answers;
+    },
+    lookupResources: (type, permission, subject, consistency) => client.lookupResources(type, permission, subject, consistency),
+    readRelationships: (type) => client.readRelationships(type),
+    close: () => client.close(),
+  };
+}

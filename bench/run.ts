@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { openDatabase } from "../src/db/connect.js";
+import { FULL, QUICK, seedWorkload, type Workload } from "./seed.js";
+
+/**
+ * `npm run bench [-- --quick]`: seeds one workload, then starts the server three ways
+ * (ceiling: authorization always allows; naive: one SpiceDB call per question; orgraph: the
+ * real thing) on the embedded default, and drives each with the same load at concurrency 8
+ * and 32. Prints req/s, p50 and p99, the ratios orgraph/ceiling and orgraph/naive, and writes
+ * bench/results.json.
+ */
+const quick = process.argv.includes("--quick");
+const scale = quick ? QUICK : FULL;
+const seconds = quick ? 4 : 10;
+const ROOT = new URL("..", import.meta.url).pathname;
+const PORT = 4900;
+
+type Figures = { rps: number; p50: number; p99: number };
+type Results = Record<string, Record<string, Record<string, Figures>>>;
+
+const B1 = `query($t: ID!) { team(id: $t) { models(first: 100) { edges { node { id name deployments { version environment { name restricted } } } } } } }`;
+const B2 = `{ viewer { teams { id name } } }`;
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), "orgraph-bench-"));
+  try {
+    console.log(`seeding ${quick ? "quick" : "full"} workload: ${JSON.stringify(scale)}`);
+    const started = Date.now();
+    const database = await openDatabase({ databaseUrl: undefined, dataDir });
+    const workload = await seedWorkload(database.db, scale);
+    const relationships = await database.db.selectFrom("authz_relationships").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
+    await database.close();
+    console.log(`seeded ${relationships.n} relationships in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const results: Results = { B1: {}, B2: {}, B3: {} };
+    for (const mode of ["ceiling", "naive", "orgraph"] as const) {
+      const server = await startServer(mode, dataDir);
+      try {
+        await sanityCheck(workload);
+        for (const connections of [8, 32]) {
+          const c = `c${connections}`;
+          (results.B1![c] ??= {})[mode] = await drive(graphqlRequests(workload.member.key, B1, { t: workload.member.teamId }), connections);
+          (results.B2![c] ??= {})[mode] = await drive(
+            [workload.threeTeamMember, workload.adminKey].map((key) => graphqlRequest(key, B2, {})),
+            connections,
+          );
+          if (mode === "orgraph") (results.B3![c] ??= {}).orgraph = await drive(authorizeRequests(workload), connections);
+        }
+      } finally {
+        await stop(server);
+      }
+    }
+    report(results);
+    writeFileSync(join(ROOT, "bench", quick ? "results.quick.json" : "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function graphqlRequest(key: string, query: string, variables: Record<string, unknown>) {
+  return {
+    method: "POST" as const,
+    path: "/graphql",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  };
+}
+const graphqlRequests = (key: string, query: string, variables: Record<string, unknown>) => [graphqlRequest(key, query, variables)];
+
+/** 200 different gateway keys, each asking about a model and environment it may call. */
+function authorizeRequests(workload: Workload) {
+  return workload.gatewayKeys.slice(0, 200).map(({ key, model, environment }) => ({
+    method: "POST" as const,
+    path: "/v1/authorize",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ action: "invoke", model, environment }),
+  }));
+}
+
+async function drive(requests: ReturnType<typeof graphqlRequests>, connections: number): Promise<Figures> {
+  const result = await autocannon({ url: `http://127.0.0.1:${PORT}`, connections, duration: seconds, requests });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors: the benchmark must measure successes`);
+  return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** Each workload answers what it should before it is timed. */
+async function sanityCheck(workload: Workload): Promise<void> {
+  const post = async (request: ReturnType<typeof graphqlRequest>) =>
+    (await fetch(`http://127.0.0.1:${PORT}${request.path}`, { method: "POST", headers: request.headers, body: request.body })).json() as Promise<any>;
+  const b1 = await post(graphqlRequest(workload.member.key, B1, { t: workload.member.teamId }));
+  if (b1.errors || b1.data.team.models.edges.length !== 100 || b1.data.team.models.edges[0].node.deployments.length !== 2) {
+    throw new Error(`B1 answered ${JSON.stringify(b1).slice(0, 300)}`);
+  }
+  const b2 = await post(graphqlRequest(workload.threeTeamMember, B2, {}));
+  if (b2.errors || b2.data.viewer.teams.length !== 3) throw new Error(`B2 answered ${JSON.stringify(b2).slice(0, 300)}`);
+  const b3 = await post(authorizeRequests(workload)[0]!);
+  if (b3.allowed !== true) throw new Error(`B3 answered ${JSON.stringify(b3)}`);
+}
+
+function report(results: Results): void {
+  for (const [workload, byConcurrency] of Object.entries(results)) {
+    for (const [c, byMode] of Object.entries(byConcurrency)) {
+      const line = Object.entries(byMode).map(([mode, f]) => `${mode} ${f.rps} req/s p50 ${f.p50} ms p99 ${f.p99} ms`);
+      const { orgraph, ceiling, naive } = byMode;
+      const ratios =
+        orgraph && ceiling && naive ? ` | orgraph/ceiling ${(orgraph.rps / ceiling.rps).toFixed(2)} orgraph/naive ${(orgraph.rps / naive.rps).toFixed(2)}` : "";
+      console.log(`${workload} ${c}: ${line.join(" · ")}${ratios}`);
+    }
+  }
+}
+
+async function startServer(mode: string, dataDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/server.ts", mode], {
+    cwd: ROOT,
+    env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+    child.on("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
