@@ -40,7 +40,7 @@ async function main() {
     for (const mode of ["ceiling", "naive", "orgraph"] as const) {
       const server = await startServer(mode, dataDir);
       try {
-        await sanityCheck(workload);
+        await sanityCheck(workload, mode);
         for (const connections of [8, 32]) {
           const c = `c${connections}`;
           (results.B1![c] ??= {})[mode] = await drive(graphqlRequests(workload.member.key, B1, { t: workload.member.teamId }), connections);
@@ -87,8 +87,8 @@ async function drive(requests: ReturnType<typeof graphqlRequests>, connections: 
   return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-/** Each workload answers what it should before it is timed. */
-async function sanityCheck(workload: Workload): Promise<void> {
+/** Each workload answers what it should before it is timed (the ceiling allows everything, so sees more). */
+async function sanityCheck(workload: Workload, mode: string): Promise<void> {
   const post = async (request: ReturnType<typeof graphqlRequest>) =>
     (await fetch(`http://127.0.0.1:${PORT}${request.path}`, { method: "POST", headers: request.headers, body: request.body })).json() as Promise<any>;
   const b1 = await post(graphqlRequest(workload.member.key, B1, { t: workload.member.teamId }));
@@ -96,7 +96,7 @@ async function sanityCheck(workload: Workload): Promise<void> {
     throw new Error(`B1 answered ${JSON.stringify(b1).slice(0, 300)}`);
   }
   const b2 = await post(graphqlRequest(workload.threeTeamMember, B2, {}));
-  if (b2.errors || b2.data.viewer.teams.length !== 3) throw new Error(`B2 answered ${JSON.stringify(b2).slice(0, 300)}`);
+  if (b2.errors || (mode !== "ceiling" && b2.data.viewer.teams.length !== 3)) throw new Error(`B2 answered ${JSON.stringify(b2).slice(0, 300)}`);
   const b3 = await post(authorizeRequests(workload)[0]!);
   if (b3.allowed !== true) throw new Error(`B3 answered ${JSON.stringify(b3)}`);
 }

@@ -7,6 +7,7 @@ import { subjectOf } from "./auth/principal.js";
 import { Authorizer } from "./authz/authorizer.js";
 import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
+import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
@@ -42,7 +43,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
         throw error;
       }
       const authz = new Authorizer(deps.authzClient, deps.consistency, principal && subjectOf(principal), logger);
-      return { deps, db: deps.db, requestId, principal, authz, logger };
+      return { deps, db: deps.db, requestId, principal, authz, loaders: createLoaders(deps.db), logger };
     },
     maskedErrors: {
       // Expected failures carry one of the spec's codes and pass through. GraphQL's own

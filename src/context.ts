@@ -5,6 +5,7 @@ import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships
 import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
+import type { Loaders } from "./graphql/loaders.js";
 import type { Logger } from "./logger.js";
 import type { SecretBox } from "./modules/secret/secret-box.js";
 
@@ -30,5 +31,6 @@ export interface AppContext {
   requestId: string;
   principal: Principal | undefined;
   authz: Authorizer;
+  loaders: Loaders;
   logger: Logger;
 }

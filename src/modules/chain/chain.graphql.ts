@@ -4,9 +4,8 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeam } from "../team/team.repository.js";
 import { PrincipalRef } from "../user/user.graphql.js";
-import { findChain, findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
+import { findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
 import { chainRef, createChain, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
 
 const ChainAccessEnum = builder.enumType("ChainAccess", { values: ["VIEWER", "RUNNER", "EDITOR"] as const });
@@ -20,7 +19,7 @@ builder.node(ChainRef, {
   loadOne: (id, ctx) => getChain(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
-    team: t.field({ type: TeamRef, resolve: async (chain, _args, ctx) => (await findTeam(ctx.db, chain.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (chain, _args, ctx) => (await ctx.loaders.team.load(chain.team_id))! }),
     definition: t.field({ type: "JSON", nullable: true, resolve: (chain) => chain.definition ?? null }),
     runs: t.field({
       type: [ChainRunRef],
@@ -41,7 +40,7 @@ builder.node(ChainRunRef, {
     return run;
   },
   fields: (t) => ({
-    chain: t.field({ type: ChainRef, resolve: async (run, _args, ctx) => (await findChain(ctx.db, run.chain_id))! }),
+    chain: t.field({ type: ChainRef, resolve: async (run, _args, ctx) => (await ctx.loaders.chain.load(run.chain_id))! }),
     status: t.exposeString("status"),
     startedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (run, _args, ctx) => loadPrincipal(ctx.db, run.started_by) }),
     createdAt: t.field({ type: "DateTime", resolve: (run) => run.created_at }),

@@ -2,7 +2,6 @@ import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeam } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import { listEnvironments, type Environment } from "./environment.repository.js";
@@ -25,7 +24,7 @@ builder.node(EnvironmentRef, {
   fields: (t) => ({
     name: t.exposeString("name"),
     restricted: t.exposeBoolean("restricted"),
-    team: t.field({ type: TeamRef, resolve: async (environment, _args, ctx) => (await findTeam(ctx.db, environment.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (environment, _args, ctx) => (await ctx.loaders.team.load(environment.team_id))! }),
     grantees: t.field({
       type: [PrincipalRef],
       description: "Who may manage deployments here while it is restricted (besides org ADMINs).",

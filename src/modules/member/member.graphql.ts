@@ -10,7 +10,6 @@ import { TeamMembershipRef, TeamRoleEnum } from "../team/team.graphql.js";
 import { listMembershipsInOrg } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { UserRef } from "../user/user.graphql.js";
-import { findUser } from "../user/user.repository.js";
 import { listPendingInvitations, type Invitation } from "./invitation.repository.js";
 import { acceptInvitation, inviteMember, removeMember, setOrgRole } from "./member.service.js";
 
@@ -19,7 +18,7 @@ export const InvitationRef = builder.objectRef<Invitation>("Invitation");
 
 builder.objectType(OrgMembershipRef, {
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: async (m, _args, ctx) => (await findUser(ctx.db, m.user_id))! }),
+    user: t.field({ type: UserRef, resolve: async (m, _args, ctx) => (await ctx.loaders.user.load(m.user_id))! }),
     role: t.field({ type: OrgRoleEnum, resolve: (m) => m.role }),
     teams: t.field({
       type: [TeamMembershipRef],

@@ -3,13 +3,11 @@ import { builder } from "../../graphql/builder.js";
 import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
-import { findEnvironment } from "../environment/environment.repository.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeam } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalRef } from "../user/user.graphql.js";
-import { findDeployment, findModel, listActiveDeployments, listModelsPage, type Deployment, type Model } from "./model.repository.js";
+import { findDeployment, listModelsPage, type Deployment, type Model } from "./model.repository.js";
 import { createModel, deleteModel, deployModel, getModel, modelRef } from "./model.service.js";
 
 export const ModelRef = builder.objectRef<Model>("Model");
@@ -21,11 +19,11 @@ builder.node(ModelRef, {
   loadOne: (id, ctx) => getModel(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
-    team: t.field({ type: TeamRef, resolve: async (model, _args, ctx) => (await findTeam(ctx.db, model.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (model, _args, ctx) => (await ctx.loaders.team.load(model.team_id))! }),
     deployments: t.field({
       type: [DeploymentRef],
       description: "The active deployment in each environment.",
-      resolve: (model, _args, ctx) => listActiveDeployments(ctx.db, model.id),
+      resolve: (model, _args, ctx) => ctx.loaders.activeDeployments.load(model.id),
     }),
     createdAt: t.field({ type: "DateTime", resolve: (model) => model.created_at }),
   }),
@@ -42,8 +40,8 @@ builder.node(DeploymentRef, {
     return deployment;
   },
   fields: (t) => ({
-    model: t.field({ type: ModelRef, resolve: async (d, _args, ctx) => (await findModel(ctx.db, d.model_id))! }),
-    environment: t.field({ type: EnvironmentRef, resolve: async (d, _args, ctx) => (await findEnvironment(ctx.db, d.environment_id))! }),
+    model: t.field({ type: ModelRef, resolve: async (d, _args, ctx) => (await ctx.loaders.model.load(d.model_id))! }),
+    environment: t.field({ type: EnvironmentRef, resolve: async (d, _args, ctx) => (await ctx.loaders.environment.load(d.environment_id))! }),
     version: t.exposeInt("version"),
     config: t.field({ type: "JSON", nullable: true, resolve: (d) => d.config ?? null }),
     createdAt: t.field({ type: "DateTime", resolve: (d) => d.created_at }),

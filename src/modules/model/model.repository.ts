@@ -31,10 +31,6 @@ export const insertModel = (tx: Tx, values: { teamId: string; name: string; crea
 export const findDeployment = (db: Db | Tx, id: string) =>
   db.selectFrom("deployments").selectAll().where("id", "=", id).executeTakeFirst();
 
-/** The active deployment of each environment. */
-export const listActiveDeployments = (db: Db, modelId: string) =>
-  db.selectFrom("deployments").selectAll().where("model_id", "=", modelId).where("active", "=", true).orderBy("environment_id").execute();
-
 /** Records a new version in the environment and makes it the active one. */
 export async function insertDeployment(
   tx: Tx,

@@ -5,7 +5,7 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { expectId } from "../../ids.js";
 import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { TeamRef, TeamRoleEnum } from "../team/team.graphql.js";
-import { findTeam, findTeamMembership } from "../team/team.repository.js";
+import { findTeamMembership } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
 import { createServiceAccount, findServiceAccount, listServiceAccounts, type ServiceAccount } from "./service-account.service.js";
@@ -30,7 +30,7 @@ builder.node(ServiceAccountRef, {
     kind: t.field({ type: PrincipalKind, resolve: () => "SERVICE_ACCOUNT" as const }),
     displayName: t.exposeString("name"),
     name: t.exposeString("name"),
-    team: t.field({ type: TeamRef, resolve: async (account, _args, ctx) => (await findTeam(ctx.db, account.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (account, _args, ctx) => (await ctx.loaders.team.load(account.team_id))! }),
     role: t.field({
       type: TeamRoleEnum,
       resolve: async (account, _args, ctx) => (await findTeamMembership(ctx.db, account.team_id, account.id))!.role,

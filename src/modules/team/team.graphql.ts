@@ -1,13 +1,12 @@
 import { builder } from "../../graphql/builder.js";
 import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { findOrgMembership, findOrganization } from "../organization/organization.repository.js";
+import { findOrgMembership } from "../organization/organization.repository.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { loadPrincipal } from "../principal.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import {
   findDefaultTeam,
-  findTeam,
   findTeamMembership,
   listTeamMembershipsPage,
   listTeamsPage,
@@ -33,7 +32,7 @@ builder.node(TeamRef, {
     isDefault: t.exposeBoolean("is_default"),
     organization: t.field({
       type: OrganizationRef,
-      resolve: async (team, _args, ctx) => (await findOrganization(ctx.db, team.org_id))!,
+      resolve: async (team, _args, ctx) => (await ctx.loaders.organization.load(team.org_id))!,
     }),
     viewerRole: t.field({
       type: TeamRoleEnum,
@@ -59,7 +58,7 @@ builder.node(TeamRef, {
 
 builder.objectType(TeamMembershipRef, {
   fields: (t) => ({
-    team: t.field({ type: TeamRef, resolve: async (m, _args, ctx) => (await findTeam(ctx.db, m.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (m, _args, ctx) => (await ctx.loaders.team.load(m.team_id))! }),
     principal: t.field({
       type: PrincipalRef,
       resolve: async (m, _args, ctx) => (await loadPrincipal(ctx.db, m.principal_id))!,

@@ -66,3 +66,16 @@ export const insertTeamMembership = (
     .values({ team_id: values.teamId, principal_id: values.principalId, principal_type: values.principalType, role: values.role })
     .returningAll()
     .executeTakeFirstOrThrow();
+
+/**
+ * The teams a principal could possibly view: every team of the user's organizations, or a
+ * key's or service account's own team. SpiceDB then decides which of them it may view.
+ */
+export function listCandidateTeams(db: Db, principal: { kind: string; id: string; teamId?: string }) {
+  let query = db.selectFrom("teams").selectAll();
+  query =
+    principal.kind === "USER"
+      ? query.where("org_id", "in", (eb) => eb.selectFrom("org_memberships").select("org_id").where("user_id", "=", principal.id))
+      : query.where("id", "=", principal.teamId ?? "");
+  return query.orderBy("org_id").orderBy("name").execute();
+}

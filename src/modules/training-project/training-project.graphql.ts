@@ -9,7 +9,6 @@ import { expectId, newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeam } from "../team/team.repository.js";
 import { getTeam, teamRef } from "../team/team.service.js";
 
 // Small enough to keep its type, rules, queries and relationship in one file.
@@ -52,7 +51,7 @@ builder.node(TrainingProjectRef, {
   },
   fields: (t) => ({
     name: t.exposeString("name"),
-    team: t.field({ type: TeamRef, resolve: async (project, _args, ctx) => (await findTeam(ctx.db, project.team_id))! }),
+    team: t.field({ type: TeamRef, resolve: async (project, _args, ctx) => (await ctx.loaders.team.load(project.team_id))! }),
   }),
 });
 

@@ -4,7 +4,8 @@ import { loadPrincipal } from "../principal.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { findOrganizations } from "../organization/organization.repository.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeams } from "../team/team.repository.js";
+import { listCandidateTeams } from "../team/team.repository.js";
+import { teamRef } from "../team/team.service.js";
 import { PrincipalRef, UserRef } from "../user/user.graphql.js";
 import { findUser } from "../user/user.repository.js";
 
@@ -28,7 +29,9 @@ const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
     teams: t.field({
       type: [TeamRef],
       description: "Every team the caller can view, across organizations.",
-      resolve: async (_principal, _args, ctx) => findTeams(ctx.db, await ctx.authz.lookup("team", "view")),
+      // The candidates from Postgres, decided by one bulk check: measured faster than
+      // LookupResources on the embedded SpiceDB (bench/, B2).
+      resolve: async (principal, _args, ctx) => ctx.authz.filter(await listCandidateTeams(ctx.db, principal), (team) => teamRef(team.id), "view"),
     }),
   }),
 });
