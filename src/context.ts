@@ -6,6 +6,7 @@ import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
 import type { Loaders } from "./graphql/loaders.js";
+import type { AuditDraft } from "./modules/audit/audit.js";
 import type { Logger } from "./logger.js";
 import type { SecretBox } from "./modules/secret/secret-box.js";
 
@@ -32,5 +33,7 @@ export interface AppContext {
   principal: Principal | undefined;
   authz: Authorizer;
   loaders: Loaders;
+  /** The running mutation's audit event (modules/audit/audit.ts). */
+  audit?: AuditDraft;
   logger: Logger;
 }

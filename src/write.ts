@@ -1,11 +1,12 @@
 import type { AppContext } from "./context.js";
 import type { Tx } from "./db/database.js";
 import { authzUnavailable, conflict } from "./errors.js";
+import { completeDraft, recordAudit } from "./modules/audit/audit.js";
 
 /**
  * Runs a mutation's change in one Postgres transaction (domain rows, relationship record,
- * outbox), then applies the queued relationships to SpiceDB before returning, so that what
- * the caller is told is what SpiceDB enforces on their next request.
+ * outbox, and its audit event), then applies the queued relationships to SpiceDB before
+ * returning, so that what the caller is told is what SpiceDB enforces on their next request.
  *
  * `onConflict` names what already exists when a unique constraint refuses the change.
  */
@@ -16,7 +17,12 @@ export async function writeTransaction<T>(
 ): Promise<T> {
   let result: T;
   try {
-    result = await ctx.db.transaction().execute(work);
+    result = await ctx.db.transaction().execute(async (tx) => {
+      const changed = await work(tx);
+      await completeDraft(tx, ctx, changed);
+      await recordAudit(tx, ctx, "SUCCESS");
+      return changed;
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw conflict(options.onConflict ?? "That already exists");
     throw error;

@@ -178,6 +178,47 @@ export interface UsageCountTable {
   invocations: ColumnType<string, number, number>;
 }
 
+export type AuditResult = "SUCCESS" | "DENIED" | "ERROR";
+
+export interface AuditEventTable {
+  id: string;
+  /** The hash chain it belongs to: its organization's id ("" for events outside any). */
+  chain: string;
+  /** Its position in the chain. */
+  seq: ColumnType<string, number, never>;
+  org_id: string | null;
+  team_id: string | null;
+  at: Date;
+  actor_id: string | null;
+  /** api_key or jwt. */
+  auth_method: string | null;
+  /** The key id or the JWT subject. */
+  auth_ref: string | null;
+  action: string;
+  target_id: string | null;
+  result: AuditResult;
+  error: string | null;
+  diff: Json;
+  request_id: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface RoleTable {
+  id: string;
+  org_id: string;
+  name: string;
+  permissions: ColumnType<string[], string, string>;
+  created_at: CreatedAt;
+}
+
+export interface RoleAssignmentTable {
+  role_id: string;
+  team_id: string;
+  principal_id: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -197,6 +238,9 @@ export interface Database {
   secrets: SecretTable;
   service_accounts: ServiceAccountTable;
   usage_counts: UsageCountTable;
+  audit_events: AuditEventTable;
+  roles: RoleTable;
+  role_assignments: RoleAssignmentTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, printSchema } from "graphql";
+import { auditMutations } from "../modules/audit/audit.js";
 import { builder } from "./builder.js";
 import "./scalars.js";
 import "../modules/user/user.graphql.js";
@@ -14,10 +15,13 @@ import "../modules/secret/secret.graphql.js";
 import "../modules/api-key/api-key.team.graphql.js";
 import "../modules/service-account/service-account.graphql.js";
 import "../modules/usage/usage.graphql.js";
+import "../modules/audit/audit.graphql.js";
+import "../modules/role/role.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 
-export const schema = builder.toSchema();
+// Every mutation, allowed, denied or failed, leaves an audit event.
+export const schema = auditMutations(builder.toSchema());
 
 /** The SDL kept in schema/schema.graphql (a test fails when that file is stale). */
 export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;

@@ -6,6 +6,7 @@ import { subjectOf } from "../auth/principal.js";
 import { Authorizer } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
+import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
 
 /**
@@ -14,7 +15,8 @@ import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/g
  * - GET /healthz: the process is up;
  * - GET /readyz: Postgres and SpiceDB both answer (503 otherwise, so a load balancer stops
  *   sending traffic here);
- * - POST /v1/authorize: the inference gateway's allow/deny.
+ * - POST /v1/authorize: the inference gateway's allow/deny;
+ * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs.
  */
 export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined): Plugin {
   return {
@@ -26,6 +28,15 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined): P
         const checks = { postgres: await probe(() => sql`select 1`.execute(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
         const ready = checks.postgres && checks.spicedb;
         json({ status: ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
+      } else if (url.pathname === "/v1/audit/export") {
+        let principal;
+        try {
+          principal = await authenticate(deps, jwt, request.headers.get("authorization"));
+        } catch {
+          return json({ error: "Missing or invalid credentials" }, 401);
+        }
+        const authz = new Authorizer(deps.authzClient, deps.consistency, principal && subjectOf(principal), deps.logger);
+        endResponse(await auditExportResponse(deps.db, authz, principal, url));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
         const [body, status] = await authorizeResponse(deps, jwt, request);

@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import { notFound } from "../../errors.js";
@@ -49,7 +50,8 @@ async function manageAccess(ctx: AppContext, id: string) {
 }
 
 export async function setEnvironmentRestricted(ctx: AppContext, id: string, restricted: boolean): Promise<Environment> {
-  const { team } = await manageAccess(ctx, id);
+  const { environment: before, team } = await manageAccess(ctx, id);
+  describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: id, diff: { restricted: { before: before.restricted, after: restricted } } });
   return writeTransaction(ctx, async (tx) => {
     const environment = await tx.updateTable("environments").set({ restricted }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, restricted ? { remove: unrestricted(id) } : { add: unrestricted(id) });

@@ -1,4 +1,5 @@
 import { generateSecret, hashSecret, parseSecret } from "../../auth/secrets.js";
+import { describeAudit } from "../audit/audit.js";
 import { ref } from "../../authz/model.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
@@ -90,8 +91,10 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     if (caller?.email !== invitation.email) throw forbidden("This invitation was sent to another email address");
   }
 
+  describeAudit(ctx, { orgId: invitation.org_id, diff: { invitation: invitation.id, role: invitation.role, teams: invitation.teams } });
   const result = await writeTransaction(ctx, async (tx) => {
     const { user } = await findOrCreateUser(tx, invitation.email);
+    if (ctx.audit) ctx.audit.targetId = user.id;
     if (!(await markAccepted(tx, invitation.id, user.id))) throw invalid;
     if (await findOrgMembership(tx, invitation.org_id, user.id)) throw conflict("You are already a member of this organization");
     await insertOrgMembership(tx, invitation.org_id, user.id, invitation.role);
@@ -132,18 +135,21 @@ export async function removeMember(ctx: AppContext, orgId: string, userId: strin
   expectId(orgId, "Organization");
   await getOrganization(ctx, orgId);
   await ctx.authz.require(orgRef(orgId), "manage_members");
-  await existingOrgMembership(ctx, orgId, userId);
+  const before = await existingOrgMembership(ctx, orgId, userId);
+  describeAudit(ctx, { orgId, targetId: userId, diff: { role: { before: before.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await lockOrganization(tx, orgId);
     const membership = await findOrgMembership(tx, orgId, userId);
     if (!membership) throw notFound("That user is not a member of this organization");
     if (membership.role === "ADMIN" && (await countAdmins(tx, orgId)) <= 1) throw lastAdmin();
     await tx.deleteFrom("org_memberships").where("org_id", "=", orgId).where("user_id", "=", userId).execute();
-    await tx
-      .deleteFrom("team_memberships")
-      .where("principal_id", "=", userId)
-      .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
-      .execute();
+    for (const table of ["team_memberships", "role_assignments"] as const) {
+      await tx
+        .deleteFrom(table)
+        .where("principal_id", "=", userId)
+        .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
+        .execute();
+    }
     // Every relationship recorded under the organization whose subject is the user, and the
     // one that lets its members see the user.
     const remove = [
@@ -159,7 +165,8 @@ export async function setOrgRole(ctx: AppContext, orgId: string, userId: string,
   expectId(orgId, "Organization");
   await getOrganization(ctx, orgId);
   await ctx.authz.require(orgRef(orgId), "manage_members");
-  await existingOrgMembership(ctx, orgId, userId);
+  const before = await existingOrgMembership(ctx, orgId, userId);
+  describeAudit(ctx, { orgId, targetId: userId, diff: { role: { before: before.role, after: role } } });
   return writeTransaction(ctx, async (tx) => {
     await lockOrganization(tx, orgId);
     const current = await findOrgMembership(tx, orgId, userId);

@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { describeAudit } from "../audit/audit.js";
 import { writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
@@ -41,6 +42,8 @@ export async function createOrganizationIn(tx: Tx, name: string, adminUserId: st
 export async function renameOrganization(ctx: AppContext, id: string, name: string): Promise<Organization> {
   const orgName = validName(name, "organization name");
   await ctx.authz.require(orgRef(id), "manage");
+  const before = await findOrganization(ctx.db, id);
+  describeAudit(ctx, { orgId: id, targetId: id, diff: { name: { before: before?.name, after: orgName } } });
   return writeTransaction(ctx, (tx) =>
     tx.updateTable("organizations").set({ name: orgName }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
   );

@@ -1,4 +1,5 @@
 import type { AppContext } from "../../context.js";
+import { describeAudit } from "../audit/audit.js";
 import { badInput, notFound } from "../../errors.js";
 import { writeTransaction } from "../../write.js";
 import { getTeam, teamRef } from "../team/team.service.js";
@@ -27,6 +28,8 @@ export async function setSecret(ctx: AppContext, teamId: string, name: string, v
   if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw badInput(`A secret value must be at most ${MAX_VALUE_BYTES} bytes`);
   await getTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "secrets_manage");
+  // The value itself never reaches the log: only that it changed.
+  describeAudit(ctx, { teamId, targetId: teamId, diff: { name, value: "changed" } });
   const ciphertext = ctx.deps.secretBox.seal(value, secretContext(teamId, name));
   return writeTransaction(ctx, (tx) =>
     tx

@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { TeamRole } from "../../db/database.js";
@@ -43,8 +44,9 @@ export async function createTeam(ctx: AppContext, orgId: string, name: string): 
 /** Team ADMINs (and so org ADMINs) rename a team, the default team included. */
 export async function renameTeam(ctx: AppContext, id: string, name: string): Promise<Team> {
   const teamName = validName(name, "team name");
-  await getTeam(ctx, id);
+  const before = await getTeam(ctx, id);
   await ctx.authz.require(teamRef(id), "manage");
+  describeAudit(ctx, { orgId: before.org_id, teamId: id, targetId: id, diff: { name: { before: before.name, after: teamName } } });
   return writeTransaction(
     ctx,
     (tx) => tx.updateTable("teams").set({ name: teamName }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
@@ -70,6 +72,7 @@ export async function addTeamMember(ctx: AppContext, teamId: string, principalId
   const team = await getTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: null, after: role } } });
   return writeTransaction(
     ctx,
     async (tx) => {
@@ -98,6 +101,7 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: role } } });
   return writeTransaction(ctx, async (tx) => {
     const membership = await tx
       .updateTable("team_memberships")
@@ -124,8 +128,10 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    await tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
     const remove = await findRelationships(tx, { teamId, subject: principal });
     if (current.principal_type === "service_account") {
       const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();

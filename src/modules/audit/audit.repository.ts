@@ -1,0 +1,122 @@
+import { createHash } from "node:crypto";
+import { sql } from "kysely";
+import type { AuditResult, Db, Row, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
+
+export type AuditEvent = Row<"audit_events">;
+
+export interface NewAuditEvent {
+  orgId: string | null;
+  teamId: string | null;
+  actorId: string | null;
+  authMethod: string | null;
+  authRef: string | null;
+  action: string;
+  targetId: string | null;
+  result: AuditResult;
+  error: string | null;
+  diff: unknown;
+  requestId: string | null;
+}
+
+const GENESIS = "0".repeat(64);
+
+/**
+ * The hash of an event covers its predecessor's hash and every field of its own, so changing,
+ * removing or reordering any event breaks every hash after it.
+ */
+export function eventHash(prevHash: string, event: Omit<AuditEvent, "hash" | "prev_hash" | "seq"> & { seq: string | number }): string {
+  const fields = [
+    event.id, event.chain, String(event.seq), event.org_id, event.team_id, new Date(event.at).toISOString(), event.actor_id,
+    event.auth_method, event.auth_ref, event.action, event.target_id, event.result, event.error, canonical(event.diff), event.request_id,
+  ];
+  return createHash("sha256").update(prevHash).update("\n").update(JSON.stringify(fields)).digest("hex");
+}
+
+/** JSON with sorted keys, so the same diff always hashes the same (jsonb reorders keys). */
+function canonical(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sort) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v;
+  return JSON.stringify(sort(value));
+}
+
+/** Appends to the organization's chain, serialized per chain by an advisory lock held to commit. */
+export async function appendAuditEvent(tx: Tx, event: NewAuditEvent): Promise<void> {
+  const chain = event.orgId ?? "";
+  await sql`select pg_advisory_xact_lock(hashtext(${`audit:${chain}`}))`.execute(tx);
+  const last = await tx.selectFrom("audit_events").select(["seq", "hash"]).where("chain", "=", chain).orderBy("seq", "desc").limit(1).executeTakeFirst();
+  const row = {
+    id: newId("AuditEvent"),
+    chain,
+    seq: last ? Number(last.seq) + 1 : 1,
+    org_id: event.orgId,
+    team_id: event.teamId,
+    at: new Date(),
+    actor_id: event.actorId,
+    auth_method: event.authMethod,
+    auth_ref: event.authRef,
+    action: event.action,
+    target_id: event.targetId,
+    result: event.result,
+    error: event.error,
+    diff: event.diff ?? null,
+    request_id: event.requestId,
+  };
+  const prevHash = last?.hash ?? GENESIS;
+  await tx
+    .insertInto("audit_events")
+    .values({ ...row, diff: row.diff === null ? null : JSON.stringify(row.diff), prev_hash: prevHash, hash: eventHash(prevHash, row) })
+    .execute();
+}
+
+/** Walks the organization's chain in order, page by page; names the first event that does not verify. */
+export async function verifyChain(db: Db, orgId: string): Promise<{ ok: boolean; checked: number; firstBrokenId: string | null }> {
+  let prevHash = GENESIS;
+  let expectedSeq = 1;
+  let checked = 0;
+  for (;;) {
+    const page = await db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("chain", "=", orgId)
+      .where("seq", ">=", String(expectedSeq) as never)
+      .orderBy("seq")
+      .limit(1000)
+      .execute();
+    for (const event of page) {
+      const { hash, prev_hash, ...fields } = event;
+      if (Number(event.seq) !== expectedSeq || prev_hash !== prevHash || eventHash(prevHash, fields) !== hash) {
+        return { ok: false, checked, firstBrokenId: event.id };
+      }
+      prevHash = hash;
+      expectedSeq++;
+      checked++;
+    }
+    if (page.length < 1000) return { ok: true, checked, firstBrokenId: null };
+  }
+}
+
+export interface AuditFilter {
+  orgId?: string;
+  teamId?: string;
+  action?: string | null;
+  actorId?: string | null;
+  result?: AuditResult | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** Newest first, before the `after` cursor (event ids sort by time). */
+export function listAuditEvents(db: Db, filter: AuditFilter, options: { after?: string; limit: number }) {
+  let query = db.selectFrom("audit_events").selectAll();
+  if (filter.orgId) query = query.where("org_id", "=", filter.orgId);
+  if (filter.teamId) query = query.where("team_id", "=", filter.teamId);
+  if (filter.action) query = query.where("action", "=", filter.action);
+  if (filter.actorId) query = query.where("actor_id", "=", filter.actorId);
+  if (filter.result) query = query.where("result", "=", filter.result);
+  if (filter.from) query = query.where("at", ">=", filter.from);
+  if (filter.to) query = query.where("at", "<", filter.to);
+  if (options.after) query = query.where("id", "<", options.after);
+  return query.orderBy("id", "desc").limit(options.limit).execute();
+}

@@ -1,0 +1,208 @@
+import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
+import type { AppContext } from "../../context.js";
+import type { AuditResult, Db, Tx } from "../../db/database.js";
+import { errorCode } from "../../errors.js";
+import { typeOfId } from "../../ids.js";
+import { appendAuditEvent } from "./audit.repository.js";
+
+/**
+ * What the running mutation will record. The wrapper starts it from the field and its
+ * arguments; services add what only they know (before/after, the organization of an
+ * invitation); writeTransaction writes it, as SUCCESS, inside the change's own transaction.
+ */
+export interface AuditDraft {
+  action: string;
+  orgId?: string;
+  teamId?: string;
+  targetId?: string;
+  diff?: unknown;
+  /** Set by describeAudit: the service named the target itself. */
+  explicit?: boolean;
+  written?: boolean;
+}
+
+/** For services: name what the running mutation changed (before/after, its target, its organization). */
+export function describeAudit(ctx: AppContext, details: Pick<AuditDraft, "orgId" | "teamId" | "targetId" | "diff">): void {
+  if (ctx.audit) Object.assign(ctx.audit, details, { explicit: true });
+}
+
+/** Stable dotted action names, one per mutation. */
+const ACTIONS: Record<string, string> = {
+  createOrganization: "organization.create",
+  renameOrganization: "organization.rename",
+  inviteMember: "member.invite",
+  acceptInvitation: "member.accept_invitation",
+  removeMember: "member.remove",
+  setOrgRole: "member.set_role",
+  createTeam: "team.create",
+  renameTeam: "team.rename",
+  deleteTeam: "team.delete",
+  addTeamMember: "team.member.add",
+  setTeamRole: "team.member.set_role",
+  removeTeamMember: "team.member.remove",
+  createEnvironment: "environment.create",
+  setEnvironmentRestricted: "environment.set_restricted",
+  grantEnvironmentAccess: "environment.access.grant",
+  revokeEnvironmentAccess: "environment.access.revoke",
+  createModel: "model.create",
+  deployModel: "model.deploy",
+  deleteModel: "model.delete",
+  createChain: "chain.create",
+  updateChain: "chain.update",
+  runChain: "chain.run",
+  deleteChain: "chain.delete",
+  shareChain: "chain.share",
+  unshareChain: "chain.unshare",
+  createTrainingProject: "training_project.create",
+  setSecret: "secret.set",
+  deleteSecret: "secret.delete",
+  createApiKey: "api_key.create",
+  revokeApiKey: "api_key.revoke",
+  createServiceAccount: "service_account.create",
+  createRole: "role.create",
+  updateRole: "role.update",
+  deleteRole: "role.delete",
+  assignRole: "role.assign",
+  unassignRole: "role.unassign",
+};
+
+const REDACTED_KEYS = new Set(["value", "token", "secret"]);
+
+/** Arguments as recorded: secret values and tokens never appear, only that they were given. */
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, REDACTED_KEYS.has(k) ? "[redacted]" : redact(v)]));
+  }
+  return value;
+}
+
+/** The ids among the arguments, most specific first (`id` names the target). */
+function argumentIds(args: Record<string, unknown>): string[] {
+  const input = (args.input ?? {}) as Record<string, unknown>;
+  return [args.id, args.chainId, args.environmentId, args.roleId, args.teamId, args.organizationId, input.serviceAccountId, input.teamId, input.organizationId]
+    .filter((v): v is string => typeof v === "string" && typeOfId(v) !== undefined);
+}
+
+/** The organization and team an id belongs to (best effort: what a denied attempt touched). */
+export async function ownerOf(db: Db | Tx, id: string): Promise<{ orgId?: string; teamId?: string }> {
+  const type = typeOfId(id);
+  const teamOwner = async (teamId: string | null | undefined) => {
+    if (!teamId) return {};
+    const team = await db.selectFrom("teams").select("org_id").where("id", "=", teamId).executeTakeFirst();
+    return team ? { orgId: team.org_id, teamId } : {};
+  };
+  const teamOf = async (table: "environments" | "models" | "chains" | "service_accounts" | "api_keys" | "training_projects") =>
+    teamOwner((await db.selectFrom(table).select("team_id").where("id", "=", id).executeTakeFirst())?.team_id);
+  const via = async (table: "deployments" | "chain_runs", column: "model_id" | "chain_id") => {
+    const row = (await db.selectFrom(table).select(column as never).where("id", "=", id).executeTakeFirst()) as Record<string, string> | undefined;
+    return row ? ownerOf(db, row[column]!) : {};
+  };
+  switch (type) {
+    case "Organization":
+      return { orgId: id };
+    case "Team":
+      return teamOwner(id);
+    case "Environment":
+      return teamOf("environments");
+    case "Model":
+      return teamOf("models");
+    case "Chain":
+      return teamOf("chains");
+    case "ServiceAccount":
+      return teamOf("service_accounts");
+    case "ApiKey":
+      return teamOf("api_keys");
+    case "TrainingProject":
+      return teamOf("training_projects");
+    case "Deployment":
+      return via("deployments", "model_id");
+    case "ChainRun":
+      return via("chain_runs", "chain_id");
+    case "Role":
+      return { orgId: (await db.selectFrom("roles").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
+    case "Invitation":
+      return { orgId: (await db.selectFrom("invitations").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
+    default:
+      return {};
+  }
+}
+
+/** Writes the draft as an event of `result`, in `tx`. */
+export async function recordAudit(tx: Tx, ctx: AppContext, result: AuditResult, error: string | null = null): Promise<void> {
+  const draft = ctx.audit;
+  if (!draft || draft.written) return;
+  const via = ctx.principal?.via;
+  await appendAuditEvent(tx, {
+    orgId: draft.orgId ?? null,
+    teamId: draft.teamId ?? null,
+    actorId: ctx.principal?.id ?? null,
+    authMethod: via?.method ?? null,
+    authRef: via ? (via.method === "api_key" ? via.keyId : via.subject) : null,
+    action: draft.action,
+    targetId: draft.targetId ?? null,
+    result,
+    error,
+    diff: draft.diff ?? null,
+    requestId: ctx.requestId,
+  });
+  draft.written = true;
+}
+
+/**
+ * After the change: unless the service named it, the target is what the mutation returned
+ * (the created object, or a key or service account of a payload), and the organization and
+ * team are the target's.
+ */
+export async function completeDraft(tx: Tx, ctx: AppContext, result: unknown): Promise<void> {
+  const draft = ctx.audit;
+  if (!draft) return;
+  if (!draft.explicit) {
+    const payload = result as Record<string, unknown> | null;
+    const row = (payload?.serviceAccount ?? payload?.apiKey ?? payload?.invitation ?? payload) as Record<string, unknown> | null;
+    if (typeof row?.id === "string") draft.targetId = row.id;
+  }
+  if (!draft.orgId && draft.targetId) {
+    const owner = await ownerOf(tx, draft.targetId);
+    draft.orgId = owner.orgId;
+    draft.teamId ??= owner.teamId;
+  }
+}
+
+const DENIED_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"]);
+
+/**
+ * Wraps every Mutation field: starts its audit draft, and when the mutation fails before
+ * its change was written, records the attempt (DENIED or ERROR) in a transaction of its own.
+ */
+export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
+  const fields = schema.getMutationType()?.getFields() ?? {};
+  for (const field of Object.values(fields)) {
+    const resolve: GraphQLFieldResolver<unknown, AppContext> = field.resolve ?? defaultFieldResolver;
+    const action = ACTIONS[field.name] ?? `mutation.${field.name}`;
+    field.resolve = async (source, args: Record<string, unknown>, ctx: AppContext, info) => {
+      const ids = argumentIds(args);
+      ctx.audit = { action, targetId: ids[0], diff: { input: redact(args) } };
+      try {
+        const result = await resolve(source, args, ctx, info);
+        if (!ctx.audit.written) await ctx.db.transaction().execute((tx) => recordAudit(tx, ctx, "SUCCESS"));
+        return result;
+      } catch (error) {
+        if (!ctx.audit.written) {
+          for (const id of ids) {
+            Object.assign(ctx.audit, await ownerOf(ctx.db, id).catch(() => ({})));
+            if (ctx.audit.orgId) break;
+          }
+          const code = errorCode(error);
+          const message = code ? (error as Error).message : "Unexpected error";
+          await ctx.db
+            .transaction()
+            .execute((tx) => recordAudit(tx, ctx, code && DENIED_CODES.has(code) ? "DENIED" : "ERROR", message))
+            .catch((auditError: unknown) => ctx.logger.error({ err: auditError }, "could not record a failed mutation in the audit log"));
+        }
+        throw error;
+      }
+    };
+  }
+  return schema;
+}

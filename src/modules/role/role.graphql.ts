@@ -1,0 +1,72 @@
+import { builder } from "../../graphql/builder.js";
+import { scopeKey } from "../../graphql/scope-keys.js";
+import { notFound } from "../../errors.js";
+import { expectId } from "../../ids.js";
+import { OrganizationRef } from "../organization/organization.graphql.js";
+import { orgRef } from "../organization/organization.service.js";
+import { loadPrincipal } from "../principal.js";
+import { TeamRef } from "../team/team.graphql.js";
+import { PrincipalRef } from "../user/user.graphql.js";
+import { assignRole, createRole, deleteRole, listAssignments, listRoles, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
+
+const RoleRef = builder.objectRef<Role>("Role");
+const RoleAssignmentRef = builder.objectRef<RoleAssignment>("RoleAssignment");
+
+builder.node(RoleRef, {
+  id: { resolve: (role) => role.id },
+  // Custom roles are org ADMIN business (roles:manage).
+  authScopes: (role) => ({ visible: scopeKey(orgRef(role.org_id), "roles_manage") }),
+  loadOne: async (id, ctx) => {
+    expectId(id, "Role");
+    const role = await ctx.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!role) throw notFound("role not found");
+    return role;
+  },
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    permissions: t.exposeStringList("permissions"),
+    assignments: t.field({ type: [RoleAssignmentRef], resolve: (role, _args, ctx) => listAssignments(ctx.db, role.id) }),
+  }),
+});
+
+builder.objectType(RoleAssignmentRef, {
+  fields: (t) => ({
+    role: t.field({ type: RoleRef, resolve: async (a, _args, ctx) => (await ctx.db.selectFrom("roles").selectAll().where("id", "=", a.role_id).executeTakeFirst())! }),
+    team: t.field({ type: TeamRef, resolve: async (a, _args, ctx) => (await ctx.loaders.team.load(a.team_id))! }),
+    principal: t.field({ type: PrincipalRef, resolve: async (a, _args, ctx) => (await loadPrincipal(ctx.db, a.principal_id))! }),
+  }),
+});
+
+builder.objectFields(OrganizationRef, (t) => ({
+  roles: t.field({
+    type: [RoleRef],
+    authScopes: (org) => ({ can: scopeKey(orgRef(org.id), "roles_manage") }),
+    resolve: (org, _args, ctx) => listRoles(ctx.db, org.id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createRole: t.field({
+    type: RoleRef,
+    args: { organizationId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), permissions: t.arg.stringList({ required: true }) },
+    resolve: (_root, args, ctx) => createRole(ctx, args.organizationId, args.name, args.permissions),
+  }),
+  updateRole: t.field({
+    type: RoleRef,
+    args: { id: t.arg.id({ required: true }), permissions: t.arg.stringList({ required: true }) },
+    resolve: (_root, args, ctx) => updateRole(ctx, args.id, args.permissions),
+  }),
+  deleteRole: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteRole(ctx, args.id),
+  }),
+  assignRole: t.field({
+    type: RoleAssignmentRef,
+    args: { roleId: t.arg.id({ required: true }), teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => assignRole(ctx, args.roleId, args.teamId, args.principalId),
+  }),
+  unassignRole: t.boolean({
+    args: { roleId: t.arg.id({ required: true }), teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => unassignRole(ctx, args.roleId, args.teamId, args.principalId),
+  }),
+}));

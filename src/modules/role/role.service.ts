@@ -1,0 +1,130 @@
+import { ref } from "../../authz/model.js";
+import { CUSTOM_ROLE_PERMISSIONS } from "../../authz/catalog.js";
+import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import type { AppContext } from "../../context.js";
+import type { Db, Row } from "../../db/database.js";
+import { badInput, notFound } from "../../errors.js";
+import { expectId, newId } from "../../ids.js";
+import { validName } from "../../validation.js";
+import { writeTransaction } from "../../write.js";
+import { describeAudit } from "../audit/audit.js";
+import { getOrganization, orgRef } from "../organization/organization.service.js";
+import { resolveTeamPrincipal } from "../principal.js";
+import { findTeam } from "../team/team.repository.js";
+import { bindingId, roleBinding, rolePermissions } from "./role.relationships.js";
+
+export type Role = Row<"roles">;
+export type RoleAssignment = Row<"role_assignments">;
+
+export const listRoles = (db: Db, orgId: string) => db.selectFrom("roles").selectAll().where("org_id", "=", orgId).orderBy("name").execute();
+export const listAssignments = (db: Db, roleId: string) =>
+  db.selectFrom("role_assignments").selectAll().where("role_id", "=", roleId).orderBy("team_id").orderBy("principal_id").execute();
+
+/** Names from the permission catalog's team permissions; BAD_USER_INPUT names the unknown ones. */
+function validPermissions(permissions: string[]): string[] {
+  const unknown = permissions.filter((name) => !CUSTOM_ROLE_PERMISSIONS.has(name));
+  if (unknown.length > 0) throw badInput(`Not team permissions of the catalog: ${unknown.join(", ")}`);
+  if (permissions.length === 0) throw badInput("A role needs at least one permission");
+  return [...new Set(permissions)].sort();
+}
+
+async function getRole(ctx: AppContext, id: string): Promise<Role> {
+  expectId(id, "Role");
+  const role = await ctx.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!role) throw notFound("role not found");
+  await ctx.authz.require(orgRef(role.org_id), "roles_manage");
+  return role;
+}
+
+export async function createRole(ctx: AppContext, orgId: string, name: string, permissions: string[]): Promise<Role> {
+  expectId(orgId, "Organization");
+  const roleName = validName(name, "role name");
+  const granted = validPermissions(permissions);
+  await getOrganization(ctx, orgId);
+  await ctx.authz.require(orgRef(orgId), "roles_manage");
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const role = await tx
+        .insertInto("roles")
+        .values({ id: newId("Role"), org_id: orgId, name: roleName, permissions: JSON.stringify(granted) })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await writeRelationships(tx, { orgId }, { add: rolePermissions(role.id, orgId, granted) });
+      return role;
+    },
+    { onConflict: `The organization already has a role named "${roleName}"` },
+  );
+}
+
+/** Every assignment of the role changes with it, at once. */
+export async function updateRole(ctx: AppContext, id: string, permissions: string[]): Promise<Role> {
+  const role = await getRole(ctx, id);
+  const granted = validPermissions(permissions);
+  describeAudit(ctx, { orgId: role.org_id, targetId: id, diff: { permissions: { before: role.permissions, after: granted } } });
+  return writeTransaction(ctx, async (tx) => {
+    const updated = await tx.updateTable("roles").set({ permissions: JSON.stringify(granted) }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+    await writeRelationships(tx, { orgId: role.org_id }, {
+      remove: rolePermissions(id, role.org_id, role.permissions),
+      add: rolePermissions(id, role.org_id, granted),
+    });
+    return updated;
+  });
+}
+
+/** Deleting a role removes its assignments. */
+export async function deleteRole(ctx: AppContext, id: string): Promise<boolean> {
+  const role = await getRole(ctx, id);
+  await writeTransaction(ctx, async (tx) => {
+    const assignments = await tx.selectFrom("role_assignments").selectAll().where("role_id", "=", id).execute();
+    const bindings = [...new Set(assignments.map((a) => bindingId(id, a.team_id)))];
+    const remove = [...(await findRelationships(tx, { orgId: role.org_id, resource: ref("role", id) }))];
+    for (const binding of bindings) {
+      remove.push(...(await findRelationships(tx, { orgId: role.org_id, resource: ref("role_binding", binding) })));
+      remove.push(...(await findRelationships(tx, { orgId: role.org_id, subject: ref("role_binding", binding) })));
+    }
+    await writeRelationships(tx, { orgId: role.org_id }, { remove });
+    await tx.deleteFrom("roles").where("id", "=", id).execute();
+  });
+  return true;
+}
+
+export async function assignRole(ctx: AppContext, roleId: string, teamId: string, principalId: string): Promise<RoleAssignment> {
+  const role = await getRole(ctx, roleId);
+  expectId(teamId, "Team");
+  const team = await findTeam(ctx.db, teamId);
+  if (!team || team.org_id !== role.org_id) throw badInput("The team must belong to the role's organization");
+  const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      const assignment = await tx
+        .insertInto("role_assignments")
+        .values({ role_id: roleId, team_id: teamId, principal_id: principalId })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: roleBinding(roleId, teamId, principal) });
+      return assignment;
+    },
+    { onConflict: "That principal already holds this role on this team" },
+  );
+}
+
+/** The assignee loses the role's permissions on the team by the next request. */
+export async function unassignRole(ctx: AppContext, roleId: string, teamId: string, principalId: string): Promise<boolean> {
+  const role = await getRole(ctx, roleId);
+  expectId(teamId, "Team");
+  const type = expectId(principalId, "User", "ServiceAccount");
+  await writeTransaction(ctx, async (tx) => {
+    const deleted = await tx
+      .deleteFrom("role_assignments")
+      .where("role_id", "=", roleId)
+      .where("team_id", "=", teamId)
+      .where("principal_id", "=", principalId)
+      .executeTakeFirst();
+    if (Number(deleted.numDeletedRows) === 0) throw notFound("That principal does not hold this role on this team");
+    const assignee = ref(type === "User" ? "user" : "service_account", principalId);
+    await writeRelationships(tx, { orgId: role.org_id, teamId }, { remove: [roleBinding(roleId, teamId, assignee)[2]!] });
+  });
+  return true;
+}
