@@ -34,7 +34,7 @@ export async function startOrgraph(
   try {
     // PGlite's files and the in-memory SpiceDB belong to one process.
     if (!config.databaseUrl) cleanups.push(lockDataDir(config.dataDir, "the Orgraph server"));
-    const database = await openDatabase(config);
+    const database = await openDatabase(config, (error) => logger.warn({ err: error }, "an idle Postgres connection was closed"));
     cleanups.push(() => database.close());
 
     const embedded = config.spicedb.kind === "embedded";

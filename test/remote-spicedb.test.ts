@@ -6,6 +6,8 @@ import { codes, startTestApp, type TestApp } from "./helpers/app.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { authorize } from "./helpers/gateway.js";
 import { startGrpcSpiceDb, type GrpcSpiceDb } from "./helpers/grpc-spicedb.js";
+import { runScript } from "./helpers/process.js";
+import { connectRemoteSpiceDb } from "../src/authz/client.js";
 
 /**
  * The production path: SPICEDB_ENDPOINT + token, through @authzed/authzed-node over gRPC, to
@@ -68,5 +70,29 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
     });
     await expect(startOrgraph(config, createLogger("silent"))).rejects.toThrow(/UNAUTHENTICATED|invalid preshared key/);
     await database.drop();
+  });
+
+  it("npm run authz:verify prints drift and exits 1; --repair converges SpiceDB to the record", async () => {
+    const ownSpicedb = await startGrpcSpiceDb();
+    const env = { SPICEDB_ENDPOINT: ownSpicedb.endpoint, SPICEDB_TOKEN: ownSpicedb.token, SPICEDB_TLS: "false" };
+    const own = await startTestApp({ env });
+    const org = await own.seed.org("Drifting");
+    const stray = { resource: { type: "organization", id: org.orgId }, relation: "admin", subject: { type: "user", id: "usr_0000000000000000000000000abc" } };
+    const client = connectRemoteSpiceDb({ endpoint: ownSpicedb.endpoint, token: ownSpicedb.token, tls: false });
+    await client.write([{ operation: "touch", relationship: stray }]);
+    client.close();
+    await own.orgraph.close(); // release the data folder; keep the database
+
+    const cliEnv = { ...env, ORGRAPH_DATA_DIR: own.database.dataDir, DATABASE_URL: own.database.databaseUrl ?? "" };
+    const drifted = await runScript("authz:verify", [], cliEnv);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain(`extra in SpiceDB:   organization:${org.orgId}#admin@user:usr_0000000000000000000000000abc`);
+    const repaired = await runScript("authz:verify", ["--repair"], cliEnv);
+    expect(repaired.stdout).toContain("repaired: touched 0, deleted 1");
+    expect(repaired.code).toBe(0);
+    const after = await runScript("authz:verify", [], cliEnv);
+    expect(after).toMatchObject({ code: 0, stdout: expect.stringContaining("no drift") });
+    await own.database.drop();
+    await ownSpicedb.close();
   });
 });

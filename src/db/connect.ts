@@ -16,10 +16,16 @@ export interface DatabaseHandle {
  * A Postgres server when `databaseUrl` is set, else PGlite (real Postgres compiled to WASM)
  * in `<dataDir>/pgdata`. Either way the same migrations run before anything else.
  */
-export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<DatabaseHandle> {
+export async function openDatabase(
+  options: { databaseUrl: string | undefined; dataDir: string },
+  onIdleClientError: (error: Error) => void = (error) => console.error("Postgres connection lost:", error.message),
+): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
   if (options.databaseUrl) {
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
+    // An idle connection the server closes (restart, failover) is re-emitted here; without a
+    // listener it would crash the process. The pool replaces it on the next query.
+    pool.on("error", onIdleClientError);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     handle = { db, kind: "postgres", close: () => db.destroy() };
   } else {

@@ -1,0 +1,46 @@
+import type { Db } from "../db/database.js";
+import type { AuthzClient } from "./client.js";
+import { relationshipKey, type Relationship } from "./model.js";
+
+/** Every object type of spicedb/schema.zed that can be a resource. */
+const RESOURCE_TYPES = [
+  "user", "service_account", "api_key", "organization", "role", "role_binding", "team", "environment", "model", "chain", "training_project",
+];
+
+export interface Drift {
+  /** In the Postgres record, not in SpiceDB: a grant SpiceDB does not enforce. */
+  missing: Relationship[];
+  /** In SpiceDB, not in the record: an access SpiceDB grants that Orgraph never recorded (or revoked). */
+  extra: Relationship[];
+}
+
+/** Compares the durable record with SpiceDB (fully consistent reads), type by type. */
+export async function findDrift(db: Db, client: AuthzClient): Promise<Drift> {
+  const recorded = new Map<string, Relationship>();
+  for (const row of await db.selectFrom("authz_relationships").selectAll().execute()) {
+    const relationship: Relationship = {
+      resource: { type: row.resource_type, id: row.resource_id },
+      relation: row.relation,
+      subject: { type: row.subject_type, id: row.subject_id },
+      ...(row.subject_relation ? { subjectRelation: row.subject_relation } : {}),
+    };
+    recorded.set(relationshipKey(relationship), relationship);
+  }
+  const stored = new Map<string, Relationship>();
+  for (const type of RESOURCE_TYPES) {
+    for (const relationship of await client.readRelationships(type)) stored.set(relationshipKey(relationship), relationship);
+  }
+  return {
+    missing: [...recorded].filter(([key]) => !stored.has(key)).map(([, r]) => r),
+    extra: [...stored].filter(([key]) => !recorded.has(key)).map(([, r]) => r),
+  };
+}
+
+/** Makes SpiceDB equal the record: touches what is missing, deletes what is extra. */
+export async function repairDrift(client: AuthzClient, drift: Drift): Promise<void> {
+  const updates = [
+    ...drift.missing.map((relationship) => ({ operation: "touch" as const, relationship })),
+    ...drift.extra.map((relationship) => ({ operation: "delete" as const, relationship })),
+  ];
+  for (let i = 0; i < updates.length; i += 1000) await client.write(updates.slice(i, i + 1000));
+}
