@@ -9,10 +9,12 @@ import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
+import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
 
-const SPEC_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE"]);
+// The spec's codes, and RATE_LIMITED (an HTTP 429 answer, with Retry-After).
+const SPEC_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE", "RATE_LIMITED"]);
 
 interface GraphQLErrorShape {
   name?: string;
@@ -26,12 +28,13 @@ export type App = YogaServerInstance<Record<string, unknown>, AppContext>;
 
 /** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
+  const limits = new RateLimits(deps.config.limits);
   return createYoga<Record<string, unknown>, AppContext>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps, options.jwt), useBadUserInputCodes()],
+    plugins: [useOrgraphRoutes(deps, options.jwt, limits), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });

@@ -11,6 +11,7 @@ export interface Config {
   logLevel: string;
   /** 32 bytes, base64: encrypts secret values. Absent: a key generated into `dataDir`. */
   secretKey: string | undefined;
+  limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
 }
 
 export class ConfigError extends Error {}
@@ -57,8 +58,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push("ORGRAPH_SECRET_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)");
   }
 
+  const positive = (name: string, fallback: number) => {
+    const value = Number(env[name] ?? fallback);
+    if (!Number.isInteger(value) || value <= 0) problems.push(`${name} must be a positive whole number, got "${env[name]}"`);
+    return value;
+  };
+  const introspection = parseBoolean(env.GRAPHQL_INTROSPECTION ?? "true");
+  if (introspection === undefined) problems.push(`GRAPHQL_INTROSPECTION must be true or false, got "${env.GRAPHQL_INTROSPECTION}"`);
+  const limits = {
+    introspection: introspection ?? true,
+    maxBodyBytes: positive("MAX_BODY_BYTES", 1_000_000),
+    mutationsPerMinute: positive("RATE_LIMIT_MUTATIONS_PER_MINUTE", 600),
+    authorizePerSecond: positive("RATE_LIMIT_AUTHORIZE_PER_SECOND", 5_000),
+  };
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits };
 }
 
 function parseBoolean(value: string): boolean | undefined {

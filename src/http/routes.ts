@@ -2,10 +2,11 @@ import { sql } from "kysely";
 import type { Plugin } from "graphql-yoga";
 import { AuthenticationError, authenticate } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
-import { subjectOf } from "../auth/principal.js";
+import { keyIdOf, subjectOf } from "../auth/principal.js";
 import { Authorizer } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
+import type { RateLimits } from "./hardening.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
 
@@ -18,10 +19,11 @@ import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/g
  * - POST /v1/authorize: the inference gateway's allow/deny;
  * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs.
  */
-export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined): Plugin {
+export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
-      const json = (body: unknown, status = 200) => endResponse(fetchAPI.Response.json(body, { status }));
+      const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+        endResponse(fetchAPI.Response.json(body, { status, headers }));
       if (url.pathname === "/healthz") {
         json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
@@ -39,18 +41,25 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined): P
         endResponse(await auditExportResponse(deps.db, authz, principal, url));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
-        const [body, status] = await authorizeResponse(deps, jwt, request);
-        json(body, status);
+        const [body, status, headers] = await authorizeResponse(deps, jwt, limits, request);
+        json(body, status, headers);
       }
     },
   };
 }
 
-/** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 503 SpiceDB unavailable. */
-async function authorizeResponse(deps: AppDeps, jwt: JwtVerifier | undefined, request: Request): Promise<[unknown, number]> {
+/** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many, 503 SpiceDB unavailable. */
+async function authorizeResponse(
+  deps: AppDeps,
+  jwt: JwtVerifier | undefined,
+  limits: RateLimits,
+  request: Request,
+): Promise<[unknown, number, Record<string, string>?]> {
   try {
     const principal = await authenticate(deps, jwt, request.headers.get("authorization"));
     if (!principal) return [{ allowed: false, reason: "Missing credentials" }, 401];
+    const retryAfter = await limits.decision(keyIdOf(principal) ?? principal.id);
+    if (retryAfter > 0) return [{ allowed: false, reason: "Too many requests" }, 429, { "Retry-After": String(retryAfter) }];
     let body: unknown;
     try {
       body = await request.json();

@@ -1,0 +1,87 @@
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import { GraphQLError, OperationTypeNode, getOperationAST } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import type { Config } from "../config.js";
+import type { AppContext } from "../context.js";
+
+/**
+ * Limits that keep one caller from hurting everyone:
+ * - GraphQL documents: depth, aliases, cost, tokens and directives are bounded, and field
+ *   suggestions ("did you mean …") are not given (graphql-armor);
+ * - introspection can be switched off for production (GRAPHQL_INTROSPECTION=false);
+ * - request bodies over MAX_BODY_BYTES are refused (413);
+ * - mutations and gateway decisions are rate limited per credential (429 with Retry-After).
+ */
+export function hardeningPlugins(config: Config, limits: RateLimits): Plugin[] {
+  const plugins: Plugin[] = [
+    EnvelopArmorPlugin({
+      maxDepth: { n: 12 },
+      maxAliases: { n: 15 },
+      costLimit: { maxCost: 5000 },
+      maxTokens: { n: 2000 },
+      maxDirectives: { n: 20 },
+      blockFieldSuggestion: { enabled: true },
+    }) as Plugin,
+    useBodyLimit(config.limits.maxBodyBytes),
+    useMutationRateLimit(limits),
+  ];
+  if (!config.limits.introspection) plugins.push(useDisableIntrospection());
+  return plugins;
+}
+
+function useBodyLimit(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > maxBytes) {
+        endResponse(fetchAPI.Response.json({ errors: [{ message: `The request body is over ${maxBytes} bytes`, extensions: { code: "BAD_USER_INPUT" } }] }, { status: 413 }));
+      }
+    },
+  };
+}
+
+/** Token buckets per credential, in memory (per API process). */
+export class RateLimits {
+  private readonly mutations: RateLimiterMemory;
+  private readonly decisions: RateLimiterMemory;
+
+  constructor(limits: Config["limits"]) {
+    this.mutations = new RateLimiterMemory({ points: limits.mutationsPerMinute, duration: 60 });
+    this.decisions = new RateLimiterMemory({ points: limits.authorizePerSecond, duration: 1 });
+  }
+
+  /** Seconds to wait before retrying, or 0 when allowed. */
+  mutation = (credential: string) => this.take(this.mutations, credential);
+  decision = (credential: string) => this.take(this.decisions, credential);
+
+  private async take(limiter: RateLimiterMemory, credential: string): Promise<number> {
+    try {
+      await limiter.consume(credential);
+      return 0;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      throw rejection;
+    }
+  }
+}
+
+export const rateLimited = (retryAfter: number) =>
+  new GraphQLError("Too many requests: slow down and retry later", {
+    extensions: { code: "RATE_LIMITED", http: { status: 429, headers: { "Retry-After": String(retryAfter) } } },
+  });
+
+function useMutationRateLimit(limits: RateLimits): Plugin {
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation !== OperationTypeNode.MUTATION) return;
+      const ctx = args.contextValue as unknown as AppContext;
+      // Per credential; anonymous callers (accepting an invitation) share one bucket per request id's absence.
+      const credential = ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : "anonymous";
+      const retryAfter = await limits.mutation(credential);
+      if (retryAfter > 0) setResultAndStopExecution({ errors: [rateLimited(retryAfter)] });
+    },
+  };
+}
