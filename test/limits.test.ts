@@ -26,6 +26,13 @@ describe("GraphQL limits", () => {
     expect(result.errors?.[0]?.message).toMatch(/alias/i);
   });
 
+  it("the console's heaviest queries stay within the limits", async () => {
+    const models = `query($t: ID!) { team(id: $t) { models(first: 100) { edges { node { id name deployments { version environment { name restricted } } } } } } }`;
+    const audit = `query($o: ID!) { organization(id: $o) { auditLog(first: 100) { edges { node { id at action targetId result error diff authMethod authRef requestId actor { id kind } } } } } }`;
+    expect(codes(await app.gql(org.admin.key, models, { t: org.defaultTeamId }))).toEqual([]);
+    expect(codes(await app.gql(org.admin.key, audit, { o: org.orgId }))).toEqual([]);
+  });
+
   it("an oversized body is refused with 413", async () => {
     const body = JSON.stringify({ query: `{ viewer { user { id } } }`, variables: { padding: "x".repeat(30_000) } });
     const response = await app.fetch("/graphql", {

@@ -19,7 +19,8 @@ export function hardeningPlugins(config: Config, limits: RateLimits): Plugin[] {
     EnvelopArmorPlugin({
       maxDepth: { n: 12 },
       maxAliases: { n: 15 },
-      costLimit: { maxCost: 5000 },
+      // Measured: the console's heaviest queries (audit log page, models page) cost ~9k by its weighting.
+      costLimit: { maxCost: 20_000 },
       maxTokens: { n: 2000 },
       maxDirectives: { n: 20 },
       blockFieldSuggestion: { enabled: true },
