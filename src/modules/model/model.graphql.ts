@@ -5,7 +5,6 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { teamRef } from "../team/team.service.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import { findDeployment, listModelsPage, type Deployment, type Model } from "./model.repository.js";
 import { createModel, deleteModel, deployModel, getModel, modelRef } from "./model.service.js";
@@ -54,7 +53,6 @@ builder.objectFields(TeamRef, (t) => ({
     {
       type: ModelRef,
       description: "The team's models the caller can view (a page from Postgres, filtered by one bulk check).",
-      authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "view") }),
       resolve: (team, args, ctx) =>
         keysetConnection(
           args,
