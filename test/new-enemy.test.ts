@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codes, startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
+import { authorize } from "./helpers/gateway.js";
+
+/**
+ * The Zanzibar "new enemy" problem: once a revocation is acknowledged, the very next request
+ * must be refused. Revoke-then-check in a tight loop over four kinds of revocation; a single
+ * stale allow fails the test. ORGRAPH_LONG_TESTS=1 runs ten times as many rounds.
+ */
+const ROUNDS_PER_KIND = (process.env.ORGRAPH_LONG_TESTS ? 2500 : 250);
+
+let app: TestApp;
+let org: SeededOrg;
+let teamId: string;
+let user: SeededMember;
+let envId: string;
+let chainId: string;
+
+beforeAll(async () => {
+  app = await startTestApp({ env: { RATE_LIMIT_MUTATIONS_PER_MINUTE: "1000000", RATE_LIMIT_AUTHORIZE_PER_SECOND: "1000000" } });
+  org = await app.seed.org();
+  teamId = await app.seed.team(org, "Enemies");
+  user = await app.seed.member(org, "MEMBER", [], "enemy");
+  envId = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod", restricted: true) { id } }`, { t: teamId })).createEnvironment.id;
+  await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId });
+  chainId = (await app.ok(org.admin.key, `mutation($t: ID!) { createChain(teamId: $t, name: "c") { id } }`, { t: teamId })).createChain.id;
+});
+afterAll(() => app?.close());
+
+const admin = (query: string, variables: Record<string, unknown>) => app.ok(org.admin.key, query, variables);
+
+describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4} rounds)`, () => {
+  it("team membership removed", async () => {
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      await admin(`mutation($t: ID!, $u: ID!) { addTeamMember(teamId: $t, principalId: $u, role: VIEWER) { role } }`, { t: teamId, u: user.userId });
+      expect(codes(await app.gql(user.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId }))).toEqual([]);
+      await admin(`mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: user.userId });
+      if (codes(await app.gql(user.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId }))[0] !== "NOT_FOUND") stale++;
+    }
+    expect(stale).toBe(0);
+  });
+
+  it("environment grant revoked", async () => {
+    const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "deployer", teamId: $t, type: FULL_ACCESS }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
+    const manage = { action: "manage", model: "m", environment: "prod" };
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      await admin(`mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
+      expect((await authorize(app, key.secret, manage)).status).toBe(200);
+      await admin(`mutation($e: ID!, $p: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
+      if ((await authorize(app, key.secret, manage)).status !== 403) stale++;
+    }
+    expect(stale).toBe(0);
+  });
+
+  it("API key revoked", async () => {
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "short-lived", teamId: $t, type: INFERENCE_ONLY }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
+      expect((await authorize(app, key.secret, { action: "invoke", model: "m", environment: "prod" })).status).toBe(200);
+      await admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
+      if ((await authorize(app, key.secret, { action: "invoke", model: "m", environment: "prod" })).status !== 401) stale++;
+    }
+    expect(stale).toBe(0);
+  });
+
+  it("chain unshared", async () => {
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      await admin(`mutation($c: ID!, $u: ID!) { shareChain(chainId: $c, userId: $u, access: RUNNER) { id } }`, { c: chainId, u: user.userId });
+      expect(codes(await app.gql(user.key, `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chainId }))).toEqual([]);
+      await admin(`mutation($c: ID!, $u: ID!) { unshareChain(chainId: $c, userId: $u) { id } }`, { c: chainId, u: user.userId });
+      if (codes(await app.gql(user.key, `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chainId }))[0] !== "NOT_FOUND") stale++;
+    }
+    expect(stale).toBe(0);
+  });
+});
