@@ -5,7 +5,7 @@ import { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
 import type { Config } from "./config.js";
 import type { AppDeps } from "./context.js";
 import { openDatabase } from "./db/connect.js";
-import { lockDataDir } from "./db/data-dir-lock.js";
+import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
@@ -34,6 +34,7 @@ export async function startOrgraph(
   try {
     // PGlite's files and the in-memory SpiceDB belong to one process.
     if (!config.databaseUrl) cleanups.push(lockDataDir(config.dataDir, "the Orgraph server"));
+    else if (config.spicedb.kind === "embedded") cleanups.push(await lockEmbeddedDatabase(config.databaseUrl));
     const database = await openDatabase(config, (error) => logger.warn({ err: error }, "an idle Postgres connection was closed"));
     cleanups.push(() => database.close());
 

@@ -23,7 +23,7 @@ export function lockDataDir(dataDir: string, holder: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = readOwner(path);
-      if (owner && owner.pid !== process.pid && isAlive(owner.pid)) {
+      if (owner && isAlive(owner.pid)) {
         throw new DataDirLockedError(
           `The data folder ${dataDir} is in use by ${owner.holder} (pid ${owner.pid}). ` +
             `Stop it first, or point ORGRAPH_DATA_DIR at another folder.`,
@@ -50,4 +50,25 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * With DATABASE_URL and the embedded SpiceDB, the "data folder" is the database: a second
+ * server would keep its own in-memory SpiceDB that the first one's writes never reach. A
+ * session-level advisory lock, held on a connection of its own for the life of the process,
+ * lets only one such server run per database.
+ */
+export async function lockEmbeddedDatabase(databaseUrl: string): Promise<() => Promise<void>> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  client.on("error", () => {}); // the lock dies with the connection; nothing to do here
+  const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock(hashtext('orgraph:embedded-spicedb')) as locked");
+  if (!rows[0]?.locked) {
+    await client.end();
+    throw new DataDirLockedError(
+      "Another Orgraph server with the embedded SpiceDB is using this database. Run one, or point every server at a shared SpiceDB (SPICEDB_ENDPOINT).",
+    );
+  }
+  return () => client.end();
 }
