@@ -33,11 +33,15 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** The real `npm start` in a child process, resolved once /readyz answers 200. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * The real `npm start` in a child process, resolved once /readyz answers 200. With `direct`,
+ * node itself (what `npm start` execs), so that a SIGKILL reaches the server, not npm.
+ */
+export async function startServer(env: Record<string, string>, options: { direct?: boolean } = {}): Promise<ServerProcess> {
   const port = await freePort();
   // npm forwards SIGTERM to the server and exits with its code.
-  const child = spawn("npm", ["start", "--silent"], {
+  const [command, args] = options.direct ? [process.execPath, ["--import", "tsx", "src/server.ts"]] : ["npm", ["start", "--silent"]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? "info" },
   });
