@@ -44,7 +44,8 @@ export async function startOrgraph(
     cleanups.push(() => authzClient.close());
     await authzClient.writeSchema(readAuthzSchema());
 
-    const consistency = new ConsistencyTracker();
+    // Several API processes may share a remote SpiceDB: they share the freshest token through Postgres.
+    const consistency = new ConsistencyTracker(embedded ? undefined : database.db);
     const sync = new RelationshipSync(database.db, authzClient, consistency, logger);
     if (embedded) {
       const count = await sync.refill();

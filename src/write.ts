@@ -29,6 +29,7 @@ export async function writeTransaction<T>(
   }
   try {
     await ctx.deps.sync.flush();
+    ctx.authz.afterWrite();
   } catch (error) {
     ctx.logger.error({ err: error }, "change committed but not yet applied to SpiceDB; the background flush will apply it");
     throw authzUnavailable();

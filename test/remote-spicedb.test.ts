@@ -8,6 +8,8 @@ import { authorize } from "./helpers/gateway.js";
 import { startGrpcSpiceDb, type GrpcSpiceDb } from "./helpers/grpc-spicedb.js";
 import { runScript } from "./helpers/process.js";
 import { connectRemoteSpiceDb } from "../src/authz/client.js";
+import { ConsistencyTracker, RelationshipSync } from "../src/authz/relationships.js";
+import { createApp } from "../src/app.js";
 
 /**
  * The production path: SPICEDB_ENDPOINT + token, through @authzed/authzed-node over gRPC, to
@@ -94,5 +96,36 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
     expect(after).toMatchObject({ code: 0, stdout: expect.stringContaining("no drift") });
     await own.database.drop();
     await ownSpicedb.close();
+  });
+
+  it("several API processes: a revocation acknowledged by one is enforced by another on its next request", async () => {
+    // A second API instance on the same Postgres and SpiceDB, with its own client and its
+    // own knowledge of tokens, as a second process would have.
+    const client = connectRemoteSpiceDb({ endpoint: spicedb.endpoint, token: spicedb.token, tls: false });
+    const consistency = new ConsistencyTracker(app.orgraph.deps.db);
+    const sync = new RelationshipSync(app.orgraph.deps.db, client, consistency, app.orgraph.deps.logger);
+    const other = createApp({ ...app.orgraph.deps, authzClient: client, consistency, sync });
+    const gqlOn = async (target: typeof other, key: string, query: string, variables: Record<string, unknown>) =>
+      (await (await target.fetch(new Request("http://orgraph/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      }))).json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
+    try {
+      const org = await app.seed.org("Two processes");
+      const teamId = await app.seed.team(org, "Shared");
+      for (let round = 0; round < 20; round++) {
+        const member = await app.seed.member(org, "MEMBER", [{ teamId, role: "MEMBER" }], `two-${round}`);
+        // B writes (so its own last token is older than what follows), and sees the member's grant.
+        await gqlOn(other, org.admin.key, `mutation($o: ID!, $n: String!) { createTeam(organizationId: $o, name: $n) { id } }`, { o: org.orgId, n: `b-${round}` });
+        expect((await gqlOn(other, member.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId })).errors).toBeUndefined();
+        // A revokes and acknowledges; B's next request must already refuse.
+        await app.ok(org.admin.key, `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: member.userId });
+        const after = await gqlOn(other, member.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId });
+        expect(after.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+      }
+    } finally {
+      client.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import { authzUnavailable, forbidden, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { AuthzClient } from "./client.js";
+import type { AuthzClient, Consistency } from "./client.js";
 import { checkKey, type CheckItem, type ObjectRef } from "./model.js";
 import type { ConsistencyTracker } from "./relationships.js";
 
@@ -17,6 +17,7 @@ import type { ConsistencyTracker } from "./relationships.js";
  */
 export class Authorizer {
   private readonly checks: DataLoader<CheckItem, boolean, string>;
+  private snapshot: Promise<Consistency> | undefined;
 
   constructor(
     private readonly client: AuthzClient,
@@ -59,16 +60,30 @@ export class Authorizer {
   async lookup(resourceType: string, permission: string): Promise<string[]> {
     if (!this.subject) return [];
     try {
-      return await this.client.lookupResources(resourceType, permission, this.subject, this.consistency.current());
+      return await this.client.lookupResources(resourceType, permission, this.subject, await this.requestSnapshot());
     } catch (error) {
       this.logger.error({ err: error }, "SpiceDB LookupResources failed");
       throw authzUnavailable();
     }
   }
 
+  /**
+   * After this request's own write: later questions (the mutation's payload) must see it, so
+   * cached answers and the chosen snapshot are dropped.
+   */
+  afterWrite(): void {
+    this.checks.clearAll();
+    this.snapshot = undefined;
+  }
+
+  /** Chosen once per request (until its own write): one read of the shared token at most. */
+  private requestSnapshot(): Promise<Consistency> {
+    return (this.snapshot ??= this.consistency.forRequest());
+  }
+
   private async checkBulk(items: readonly CheckItem[]): Promise<boolean[]> {
     try {
-      return await this.client.checkBulk([...items], this.consistency.current());
+      return await this.client.checkBulk([...items], await this.requestSnapshot());
     } catch (error) {
       this.logger.error({ err: error }, "SpiceDB CheckBulkPermissions failed");
       throw authzUnavailable();

@@ -82,18 +82,44 @@ export async function findRelationships(tx: Tx | Db, filter: RelationshipFilter)
   return (await query.execute()).map(fromRow);
 }
 
-/** Keeps the freshest ZedToken this process has written, so later reads see its writes. */
+/**
+ * Which snapshot reads use, so that no read is older than an acknowledged write.
+ *
+ * - Embedded SpiceDB: one process writes and reads; the token of its last write suffices.
+ * - Remote SpiceDB, several API processes: every write's token is also stored in Postgres
+ *   (authz_state) in the transaction that clears the outbox, before the mutation is
+ *   acknowledged; each request reads it once (`forRequest`). A request that starts after
+ *   a revocation was acknowledged, in any process, therefore reads a snapshot that has it.
+ */
 export class ConsistencyTracker {
   private token: string | undefined;
+
+  constructor(private readonly shared?: Db) {}
 
   advance(token: string): void {
     if (token) this.token = token;
   }
 
-  /** At least as fresh as our last write; with no write yet, the newest snapshot. */
+  /** At least as fresh as this process's last write; with no write yet, the newest snapshot. */
   current(): Consistency {
     return this.token ? { kind: "atLeastAsFresh", token: this.token } : { kind: "full" };
   }
+
+  /** The snapshot for one request: with a shared token, at least as fresh as any process's last write. */
+  async forRequest(): Promise<Consistency> {
+    if (!this.shared) return this.current();
+    const row = await this.shared.selectFrom("authz_state").select("zed_token").where("id", "=", 1).executeTakeFirst();
+    return row ? { kind: "atLeastAsFresh", token: row.zed_token } : { kind: "full" };
+  }
+}
+
+async function shareToken(tx: Tx, token: string): Promise<void> {
+  if (!token) return;
+  await tx
+    .insertInto("authz_state")
+    .values({ id: 1, zed_token: token })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ zed_token: token }))
+    .execute();
 }
 
 export class RelationshipSync {
@@ -147,7 +173,10 @@ export class RelationshipSync {
         const relationship = fromRow(row);
         updates.set(relationshipKey(relationship), { operation: row.present ? "touch" : "delete", relationship });
       }
-      this.consistency.advance(await this.authz.write([...updates.values()]));
+      const token = await this.authz.write([...updates.values()]);
+      this.consistency.advance(token);
+      // Under the apply lock, so the stored token only moves forward.
+      await shareToken(tx, token);
       await tx
         .deleteFrom("authz_outbox")
         .where(

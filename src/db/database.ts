@@ -219,6 +219,12 @@ export interface RoleAssignmentTable {
   created_at: CreatedAt;
 }
 
+export interface AuthzStateTable {
+  /** Always 1: a single row. */
+  id: number;
+  zed_token: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -241,6 +247,7 @@ export interface Database {
   audit_events: AuditEventTable;
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
+  authz_state: AuthzStateTable;
 }
 
 export type Db = Kysely<Database>;
