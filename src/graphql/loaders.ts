@@ -1,5 +1,5 @@
 import DataLoader from "dataloader";
-import type { Database, Db, Row } from "../db/database.js";
+import type { Db, Row } from "../db/database.js";
 
 type TableWithId = "organizations" | "teams" | "users" | "models" | "environments" | "chains" | "api_keys" | "service_accounts";
 
@@ -42,4 +42,3 @@ export function createLoaders(db: Db) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
-export type { Database };

@@ -14,9 +14,6 @@ export const findTeams = (db: Db | Tx, ids: string[]) =>
 export const findDefaultTeam = (db: Db | Tx, orgId: string) =>
   db.selectFrom("teams").selectAll().where("org_id", "=", orgId).where("is_default", "=", true).executeTakeFirstOrThrow();
 
-export const listOrgTeamIds = async (db: Db | Tx, orgId: string) =>
-  (await db.selectFrom("teams").select("id").where("org_id", "=", orgId).execute()).map((t) => t.id);
-
 /** Teams of the organization among `visibleIds`, in id order, after `after`. */
 export function listTeamsPage(db: Db, orgId: string, visibleIds: string[], options: { after?: string; limit: number }) {
   if (visibleIds.length === 0) return Promise.resolve([]);
