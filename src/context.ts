@@ -22,6 +22,8 @@ export interface AppDeps {
   usage: Coalescer<number>;
   /** When each API key was last used, written in batches. */
   keyLastUsed: Coalescer<Date>;
+  /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending, while requests drain. */
+  lifecycle: { draining: boolean };
   logger: Logger;
 }
 

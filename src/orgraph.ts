@@ -63,7 +63,7 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, usage, keyLastUsed, logger };
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, usage, keyLastUsed, lifecycle: { draining: false }, logger };
     return { app: createApp(deps, { jwt }), deps, close: cleanup };
   } catch (error) {
     await cleanup();

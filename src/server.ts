@@ -16,20 +16,26 @@ async function main(): Promise<void> {
     );
   });
 
-  // Graceful shutdown: stop accepting, let in-flight requests finish, then release storage.
+  // Graceful shutdown: /readyz turns 503 so load balancers stop sending; requests already
+  // accepted are served for a grace period (closing at once would also drop connections whose
+  // request the event loop has not read yet); then stop listening, finish in-flight requests,
+  // and release storage.
   let stopping = false;
+  const DRAIN_MS = config.shutdownDrainMs;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    server.close(() => {
-      orgraph.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(1), 10_000).unref();
+    orgraph.deps.lifecycle.draining = true;
+    logger.info({ signal, drainMs: DRAIN_MS }, "shutting down");
+    setTimeout(() => {
+      server.close(() => {
+        orgraph.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      });
+    }, DRAIN_MS);
+    setTimeout(() => process.exit(1), DRAIN_MS + 10_000).unref();
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -111,4 +111,24 @@ describe("bootstrap, start, restart", () => {
     const result = await graphql(server.url, memberKey, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: teamId });
     expect(result.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
   });
+
+  it("SIGTERM lets in-flight requests finish before the server exits", async () => {
+    const url = server!.url;
+    const inFlight = Array.from({ length: 20 }, () =>
+      fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${bootstrap.apiKey}` },
+        body: JSON.stringify({ query: `{ viewer { teams { id } organizations { name } } }` }),
+      }).then((r) => r.status),
+    );
+    await new Promise((r) => setTimeout(r, 20)); // let them reach the server
+    const stopped = stopGracefully();
+    await new Promise((r) => setTimeout(r, 50));
+    // Draining: the load balancer is told to stop sending.
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    const statuses = await Promise.all(inFlight);
+    await stopped;
+    expect(statuses).toEqual(Array(20).fill(200));
+    server = undefined;
+  });
 });

@@ -2,7 +2,11 @@ import type { ObjectRef } from "../authz/model.js";
 
 /** Who is calling, and how they proved it. */
 export type Principal =
-  | { kind: "USER"; id: string; via: { method: "api_key"; keyId: string } | { method: "jwt"; subject: string } }
+  | {
+      kind: "USER";
+      id: string;
+      via: { method: "api_key"; keyId: string } | { method: "jwt"; subject: string } | { method: "invitation"; invitationId: string };
+    }
   | { kind: "SERVICE_ACCOUNT"; id: string; teamId: string; via: { method: "api_key"; keyId: string } }
   | { kind: "API_KEY"; id: string; teamId: string; via: { method: "api_key"; keyId: string } };
 
@@ -16,3 +20,9 @@ export function subjectOf(principal: Principal): ObjectRef {
 /** The id of the API key the caller authenticated with, if any. */
 export const keyIdOf = (principal: Principal | undefined): string | undefined =>
   principal?.via.method === "api_key" ? principal.via.keyId : undefined;
+
+/** What identified the caller, for the audit log: the key id, the JWT subject or the invitation id. */
+export function credentialOf(principal: Principal): string {
+  const via = principal.via;
+  return via.method === "api_key" ? via.keyId : via.method === "jwt" ? via.subject : via.invitationId;
+}

@@ -28,8 +28,8 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, li
         json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
         const checks = { postgres: await probe(() => sql`select 1`.execute(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
-        const ready = checks.postgres && checks.spicedb;
-        json({ status: ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
+        const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
+        json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/v1/audit/export") {
         let principal;
         try {

@@ -1,4 +1,5 @@
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
+import { credentialOf } from "../../auth/principal.js";
 import type { AppContext } from "../../context.js";
 import type { AuditResult, Db, Tx } from "../../db/database.js";
 import { errorCode } from "../../errors.js";
@@ -132,13 +133,13 @@ export async function ownerOf(db: Db | Tx, id: string): Promise<{ orgId?: string
 export async function recordAudit(tx: Tx, ctx: AppContext, result: AuditResult, error: string | null = null): Promise<void> {
   const draft = ctx.audit;
   if (!draft || draft.written) return;
-  const via = ctx.principal?.via;
+  const principal = ctx.principal;
   await appendAuditEvent(tx, {
     orgId: draft.orgId ?? null,
     teamId: draft.teamId ?? null,
-    actorId: ctx.principal?.id ?? null,
-    authMethod: via?.method ?? null,
-    authRef: via ? (via.method === "api_key" ? via.keyId : via.subject) : null,
+    actorId: principal?.id ?? null,
+    authMethod: principal?.via.method ?? null,
+    authRef: principal ? credentialOf(principal) : null,
     action: draft.action,
     targetId: draft.targetId ?? null,
     result,
@@ -183,16 +184,17 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
     field.resolve = async (source, args: Record<string, unknown>, ctx: AppContext, info) => {
       const ids = argumentIds(args);
       ctx.audit = { action, targetId: ids[0], diff: { input: redact(args) } };
+      // Where the mutation acts, read before it runs: a deletion removes what would tell.
+      for (const id of ids) {
+        Object.assign(ctx.audit, await ownerOf(ctx.db, id).catch(() => ({})));
+        if (ctx.audit.orgId) break;
+      }
       try {
         const result = await resolve(source, args, ctx, info);
         if (!ctx.audit.written) await ctx.db.transaction().execute((tx) => recordAudit(tx, ctx, "SUCCESS"));
         return result;
       } catch (error) {
         if (!ctx.audit.written) {
-          for (const id of ids) {
-            Object.assign(ctx.audit, await ownerOf(ctx.db, id).catch(() => ({})));
-            if (ctx.audit.orgId) break;
-          }
           const code = errorCode(error);
           const message = code ? (error as Error).message : "Unexpected error";
           await ctx.db

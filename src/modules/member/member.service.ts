@@ -95,6 +95,9 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
   const result = await writeTransaction(ctx, async (tx) => {
     const { user } = await findOrCreateUser(tx, invitation.email);
     if (ctx.audit) ctx.audit.targetId = user.id;
+    // From here on the request acts as the new member, identified by the invitation: the
+    // audit event names them, and the payload is read with their permissions.
+    actAs(ctx, { kind: "USER", id: user.id, via: { method: "invitation", invitationId: invitation.id } });
     if (!(await markAccepted(tx, invitation.id, user.id))) throw invalid;
     if (await findOrgMembership(tx, invitation.org_id, user.id)) throw conflict("You are already a member of this organization");
     await insertOrgMembership(tx, invitation.org_id, user.id, invitation.role);
@@ -115,8 +118,6 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
     return { user, ...key };
   });
-  // The rest of the request (reading the payload) acts as the new member.
-  actAs(ctx, { kind: "USER", id: result.user.id, via: { method: "api_key", keyId: result.apiKey.id } });
   const organization = await findOrganization(ctx.db, invitation.org_id);
   return { user: result.user, organization: organization!, apiKey: result.apiKey, secret: result.secret };
 }

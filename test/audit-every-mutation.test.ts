@@ -1,0 +1,83 @@
+import { getIntrospectionQuery } from "graphql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
+
+/**
+ * Every mutation of the schema, run once, leaves its audit event: a stable dotted action,
+ * the actor and how it authenticated, the organization, a target and the result.
+ */
+let app: TestApp;
+let org: SeededOrg;
+const ran = new Map<string, string>(); // mutation field → expected action
+
+beforeAll(async () => {
+  app = await startTestApp({ env: { RATE_LIMIT_MUTATIONS_PER_MINUTE: "1000000" } });
+  org = await app.seed.org();
+  const o = org.orgId;
+  const step = async (field: string, action: string, query: string, variables: Record<string, unknown> = {}, key: string | null = org.admin.key) => {
+    const data = await app.ok(key ?? undefined, query, variables);
+    ran.set(field, action);
+    return data[field];
+  };
+  await step("renameOrganization", "organization.rename", `mutation($o: ID!) { renameOrganization(id: $o, name: "Audited") { id } }`, { o });
+  const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
+  await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
+  const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
+  const user = (await step("acceptInvitation", "member.accept_invitation", `mutation($t: String!) { acceptInvitation(token: $t) { user { id } } }`, { t: invite.token }, null)).user.id;
+  await step("setOrgRole", "member.set_role", `mutation($o: ID!, $u: ID!) { setOrgRole(organizationId: $o, userId: $u, role: BILLING_ADMIN) { role } }`, { o, u: user });
+  await step("addTeamMember", "team.member.add", `mutation($t: ID!, $u: ID!) { addTeamMember(teamId: $t, principalId: $u, role: VIEWER) { role } }`, { t: team, u: user });
+  await step("setTeamRole", "team.member.set_role", `mutation($t: ID!, $u: ID!) { setTeamRole(teamId: $t, principalId: $u, role: MEMBER) { role } }`, { t: team, u: user });
+  const env = (await step("createEnvironment", "environment.create", `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: team })).id;
+  await step("setEnvironmentRestricted", "environment.set_restricted", `mutation($e: ID!) { setEnvironmentRestricted(id: $e, restricted: true) { id } }`, { e: env });
+  await step("grantEnvironmentAccess", "environment.access.grant", `mutation($e: ID!, $u: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
+  await step("revokeEnvironmentAccess", "environment.access.revoke", `mutation($e: ID!, $u: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
+  const model = (await step("createModel", "model.create", `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: team })).id;
+  await step("deployModel", "model.deploy", `mutation($t: ID!) { deployModel(input: { teamId: $t, modelName: "m", environment: "prod" }) { id } }`, { t: team });
+  await step("setSecret", "secret.set", `mutation($t: ID!) { setSecret(teamId: $t, name: "S", value: "v") { version } }`, { t: team });
+  const chain = (await step("createChain", "chain.create", `mutation($t: ID!) { createChain(teamId: $t, name: "c") { id } }`, { t: team })).id;
+  await step("updateChain", "chain.update", `mutation($c: ID!) { updateChain(id: $c, definition: { auth: "none" }) { id } }`, { c: chain });
+  await step("runChain", "chain.run", `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chain });
+  await step("shareChain", "chain.share", `mutation($c: ID!, $u: ID!) { shareChain(chainId: $c, userId: $u, access: VIEWER) { id } }`, { c: chain, u: user });
+  await step("unshareChain", "chain.unshare", `mutation($c: ID!, $u: ID!) { unshareChain(chainId: $c, userId: $u) { id } }`, { c: chain, u: user });
+  await step("createTrainingProject", "training_project.create", `mutation($t: ID!) { createTrainingProject(teamId: $t, name: "p") { id } }`, { t: team });
+  const key = (await step("createApiKey", "api_key.create", `mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: INFERENCE_ONLY }) { apiKey { id } } }`, { t: team })).apiKey.id;
+  await step("revokeApiKey", "api_key.revoke", `mutation($k: ID!) { revokeApiKey(id: $k) { id } }`, { k: key });
+  await step("createServiceAccount", "service_account.create", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "bot", role: VIEWER) { apiKey { id } } }`, { t: team });
+  const role = (await step("createRole", "role.create", `mutation($o: ID!) { createRole(organizationId: $o, name: "R", permissions: ["team:view"]) { id } }`, { o })).id;
+  await step("updateRole", "role.update", `mutation($r: ID!) { updateRole(id: $r, permissions: ["audit:read"]) { id } }`, { r: role });
+  await step("assignRole", "role.assign", `mutation($r: ID!, $t: ID!, $u: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $u) { role { id } } }`, { r: role, t: team, u: user });
+  await step("unassignRole", "role.unassign", `mutation($r: ID!, $t: ID!, $u: ID!) { unassignRole(roleId: $r, teamId: $t, principalId: $u) }`, { r: role, t: team, u: user });
+  await step("deleteRole", "role.delete", `mutation($r: ID!) { deleteRole(id: $r) }`, { r: role });
+  await step("deleteSecret", "secret.delete", `mutation($t: ID!) { deleteSecret(teamId: $t, name: "S") }`, { t: team });
+  await step("deleteChain", "chain.delete", `mutation($c: ID!) { deleteChain(id: $c) }`, { c: chain });
+  await step("deleteModel", "model.delete", `mutation($m: ID!) { deleteModel(id: $m) }`, { m: model });
+  await step("removeTeamMember", "team.member.remove", `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: team, u: user });
+  await step("removeMember", "member.remove", `mutation($o: ID!, $u: ID!) { removeMember(organizationId: $o, userId: $u) }`, { o, u: user });
+  await step("deleteTeam", "team.delete", `mutation($t: ID!) { deleteTeam(id: $t) }`, { t: team });
+  await step("createOrganization", "organization.create", `mutation { createOrganization(name: "Another") { id } }`);
+});
+afterAll(() => app?.close());
+
+describe("one audit event per mutation kind", () => {
+  it("the scenario ran every mutation of the schema", async () => {
+    const schema = await app.ok(org.admin.key, getIntrospectionQuery());
+    const mutation = schema.__schema.types.find((t: any) => t.name === "Mutation");
+    expect([...ran.keys()].sort()).toEqual(mutation.fields.map((f: any) => f.name).sort());
+  });
+
+  it("each wrote its event with action, actor, authentication, organization, target and result", async () => {
+    const events = await app.orgraph.deps.db.selectFrom("audit_events").selectAll().where("result", "=", "SUCCESS").execute();
+    for (const [field, action] of ran) {
+      const event = events.find((e) => e.action === action);
+      expect({ field, found: Boolean(event) }).toEqual({ field, found: true });
+      expect({ field, orgId: Boolean(event!.org_id), targetId: Boolean(event!.target_id), authMethod: event!.auth_method }).toEqual({
+        field,
+        orgId: true,
+        targetId: true,
+        authMethod: field === "acceptInvitation" ? "invitation" : "api_key",
+      });
+      // The invitee accepts unauthenticated; from then on the request acts as them.
+      expect({ field, actor: event!.actor_id }).toEqual({ field, actor: expect.stringMatching(/^usr_/) });
+    }
+  });
+});
