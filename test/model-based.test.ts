@@ -117,7 +117,7 @@ describe("Orgraph agrees with a reference model of the spec's tables", () => {
           }
         }
       }),
-      { numRuns: process.env.ORGRAPH_LONG_TESTS ? 1000 : 100 },
+      { numRuns: process.env.ORGRAPH_LONG_TESTS ? 2000 : 200 },
     );
   }, 600_000);
 });
