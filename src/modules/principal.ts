@@ -2,13 +2,14 @@ import { subjectOf, type Principal } from "../auth/principal.js";
 import { Authorizer } from "../authz/authorizer.js";
 import { ref, type ObjectRef } from "../authz/model.js";
 import type { AppContext } from "../context.js";
-import type { Db, Row } from "../db/database.js";
+import type { Row } from "../db/database.js";
+import type { Loaders } from "../graphql/loaders.js";
 import { badInput, forbidden, unauthenticated } from "../errors.js";
 import { expectId, typeOfId, type EntityType } from "../ids.js";
 import { findApiKey, type ApiKey } from "./api-key/api-key.repository.js";
 import { findOrgMembership } from "./organization/organization.repository.js";
 import type { Team } from "./team/team.repository.js";
-import { findUser, type User } from "./user/user.repository.js";
+import type { User } from "./user/user.repository.js";
 
 /** The calling user, for actions only a person may take (create an organization, accept an invitation). */
 export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" }> {
@@ -26,13 +27,16 @@ export function actAs(ctx: AppContext, principal: Principal): void {
 /** The id the caller is recorded under (createdBy, startedBy). */
 export const actorId = (ctx: AppContext): string | null => ctx.principal?.id ?? null;
 
-/** The row behind a principal id, for fields typed `Principal`. */
-export async function loadPrincipal(db: Db, id: string | null): Promise<User | ApiKey | Row<"service_accounts"> | null> {
+/**
+ * The row behind a principal id, for fields typed `Principal`: through the request's loaders,
+ * so a list of 100 members or audit events costs one query per principal kind, not 100.
+ */
+export async function loadPrincipal(loaders: Loaders, id: string | null): Promise<User | ApiKey | Row<"service_accounts"> | null> {
   if (!id) return null;
   const type = typeOfId(id);
-  if (type === "User") return (await findUser(db, id)) ?? null;
-  if (type === "ApiKey") return (await findApiKey(db, id)) ?? null;
-  if (type === "ServiceAccount") return (await db.selectFrom("service_accounts").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
+  if (type === "User") return (await loaders.user.load(id)) ?? null;
+  if (type === "ApiKey") return (await loaders.apiKey.load(id)) ?? null;
+  if (type === "ServiceAccount") return (await loaders.serviceAccount.load(id)) ?? null;
   return null;
 }
 

@@ -28,7 +28,7 @@ builder.node(AuditEventRef, {
   },
   fields: (t) => ({
     at: t.field({ type: "DateTime", resolve: (event) => event.at }),
-    actor: t.field({ type: PrincipalRef, nullable: true, resolve: (event, _args, ctx) => loadPrincipal(ctx.db, event.actor_id) }),
+    actor: t.field({ type: PrincipalRef, nullable: true, resolve: (event, _args, ctx) => loadPrincipal(ctx.loaders, event.actor_id) }),
     authMethod: t.exposeString("auth_method", { nullable: true, description: "How the actor authenticated: api_key or jwt." }),
     authRef: t.exposeString("auth_ref", { nullable: true, description: "The API key id or the JWT subject." }),
     action: t.exposeString("action"),

@@ -42,7 +42,7 @@ builder.node(ChainRunRef, {
   fields: (t) => ({
     chain: t.field({ type: ChainRef, resolve: async (run, _args, ctx) => (await ctx.loaders.chain.load(run.chain_id))! }),
     status: t.exposeString("status"),
-    startedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (run, _args, ctx) => loadPrincipal(ctx.db, run.started_by) }),
+    startedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (run, _args, ctx) => loadPrincipal(ctx.loaders, run.started_by) }),
     createdAt: t.field({ type: "DateTime", resolve: (run) => run.created_at }),
   }),
 });

@@ -28,7 +28,7 @@ builder.node(EnvironmentRef, {
       type: [PrincipalRef],
       description: "Who may manage deployments here while it is restricted (besides org ADMINs).",
       resolve: async (environment, _args, ctx) => {
-        const principals = await Promise.all((await listGranteeIds(ctx, environment.id)).map((id) => loadPrincipal(ctx.db, id)));
+        const principals = await Promise.all((await listGranteeIds(ctx, environment.id)).map((id) => loadPrincipal(ctx.loaders, id)));
         return principals.filter((p) => p !== null);
       },
     }),

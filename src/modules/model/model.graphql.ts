@@ -44,7 +44,7 @@ builder.node(DeploymentRef, {
     version: t.exposeInt("version"),
     config: t.field({ type: "JSON", nullable: true, resolve: (d) => d.config ?? null }),
     createdAt: t.field({ type: "DateTime", resolve: (d) => d.created_at }),
-    createdBy: t.field({ type: PrincipalRef, nullable: true, resolve: (d, _args, ctx) => loadPrincipal(ctx.db, d.created_by) }),
+    createdBy: t.field({ type: PrincipalRef, nullable: true, resolve: (d, _args, ctx) => loadPrincipal(ctx.loaders, d.created_by) }),
   }),
 });
 

@@ -33,7 +33,7 @@ builder.objectType(RoleAssignmentRef, {
   fields: (t) => ({
     role: t.field({ type: RoleRef, resolve: async (a, _args, ctx) => (await ctx.db.selectFrom("roles").selectAll().where("id", "=", a.role_id).executeTakeFirst())! }),
     team: t.field({ type: TeamRef, resolve: async (a, _args, ctx) => (await ctx.loaders.team.load(a.team_id))! }),
-    principal: t.field({ type: PrincipalRef, resolve: async (a, _args, ctx) => (await loadPrincipal(ctx.db, a.principal_id))! }),
+    principal: t.field({ type: PrincipalRef, resolve: async (a, _args, ctx) => (await loadPrincipal(ctx.loaders, a.principal_id))! }),
   }),
 });
 

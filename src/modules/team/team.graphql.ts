@@ -61,7 +61,7 @@ builder.objectType(TeamMembershipRef, {
     team: t.field({ type: TeamRef, resolve: async (m, _args, ctx) => (await ctx.loaders.team.load(m.team_id))! }),
     principal: t.field({
       type: PrincipalRef,
-      resolve: async (m, _args, ctx) => (await loadPrincipal(ctx.db, m.principal_id))!,
+      resolve: async (m, _args, ctx) => (await loadPrincipal(ctx.loaders, m.principal_id))!,
     }),
     role: t.field({ type: TeamRoleEnum, resolve: (m) => m.role }),
   }),

@@ -14,7 +14,7 @@ const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
   fields: (t) => ({
     principal: t.field({
       type: PrincipalRef,
-      resolve: async (principal, _args, ctx) => (await loadPrincipal(ctx.db, principal.id))!,
+      resolve: async (principal, _args, ctx) => (await loadPrincipal(ctx.loaders, principal.id))!,
     }),
     user: t.field({
       type: UserRef,
