@@ -1,4 +1,13 @@
 import type { AuthzClient } from "../src/authz/client.js";
+import { StampedCache } from "../src/authz/stamped-cache.js";
+
+/** A cache that keeps nothing: measures Orgraph with batching but without cross-request caches. */
+export class NeverKeeps<V> extends StampedCache<V> {
+  constructor() {
+    super(0);
+  }
+  override set(): void {}
+}
 
 /**
  * Comparison clients, used only by the benchmark (no configuration can select them):

@@ -7,8 +7,9 @@ import { openDatabase } from "../src/db/connect.js";
 import { FULL, QUICK, seedWorkload, type Workload } from "./seed.js";
 
 /**
- * `npm run bench [-- --quick]`: seeds one workload, then starts the server three ways
- * (ceiling: authorization always allows; naive: one SpiceDB call per question; orgraph: the
+ * `npm run bench [-- --quick]`: seeds one workload, then starts the server four ways
+ * (ceiling: authorization always allows; naive: one SpiceDB call per question; uncached: the
+ * real thing without its cross-request caches, so every request asks SpiceDB; orgraph: the
  * real thing) on the embedded default, and drives each with the same load at concurrency 8
  * and 32. Prints req/s, p50 and p99, the ratios orgraph/ceiling and orgraph/naive, and writes
  * bench/results.json.
@@ -38,7 +39,7 @@ async function main() {
     console.log(`seeded ${relationships.n} relationships in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     const results: Results = { B1: {}, B2: {}, B3: {} };
-    for (const mode of ["ceiling", "naive", "orgraph"] as const) {
+    for (const mode of ["ceiling", "naive", "uncached", "orgraph"] as const) {
       const server = await startServer(mode, dataDir);
       try {
         await sanityCheck(workload, mode);
@@ -49,7 +50,7 @@ async function main() {
             [workload.threeTeamMember, workload.adminKey].map((key) => graphqlRequest(key, B2, {})),
             connections,
           );
-          if (mode === "orgraph") (results.B3![c] ??= {}).orgraph = await drive(authorizeRequests(workload), connections);
+          if (mode === "orgraph" || mode === "uncached") (results.B3![c] ??= {})[mode] = await drive(authorizeRequests(workload), connections);
         }
       } finally {
         await stop(server);
@@ -111,10 +112,10 @@ function report(results: Results): void {
       const line = Object.entries(byMode).map(
         ([mode, f]) => `${mode} ${f.rps} req/s p50 ${f.p50} ms p99 ${f.p99} ms${f.timeouts ? ` (${f.timeouts} timed out)` : ""}`,
       );
-      const { orgraph, ceiling, naive } = byMode;
-      const ratios =
-        orgraph && ceiling && naive ? ` | orgraph/ceiling ${(orgraph.rps / ceiling.rps).toFixed(2)} orgraph/naive ${(orgraph.rps / naive.rps).toFixed(2)}` : "";
-      console.log(`${workload} ${c}: ${line.join(" · ")}${ratios}`);
+      const { orgraph, uncached, ceiling, naive } = byMode;
+      const ratio = (a: Figures | undefined, b: Figures | undefined, name: string) => (a && b ? ` ${name} ${(a.rps / b.rps).toFixed(2)}` : "");
+      const ratios = ratio(orgraph, ceiling, "orgraph/ceiling") + ratio(orgraph, naive, "orgraph/naive") + ratio(uncached, ceiling, "uncached/ceiling") + ratio(uncached, naive, "uncached/naive");
+      console.log(`${workload} ${c}: ${line.join(" · ")}${ratios ? ` |${ratios}` : ""}`);
     }
   }
 }

@@ -4,7 +4,7 @@ import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { AuthenticationError, authenticate } from "./auth/authenticate.js";
 import type { JwtVerifier } from "./auth/jwt.js";
 import { subjectOf } from "./auth/principal.js";
-import { Authorizer } from "./authz/authorizer.js";
+import { Authorizer, RequestSnapshot } from "./authz/authorizer.js";
 import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
@@ -38,14 +38,15 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });
+      const snapshot = new RequestSnapshot(deps.consistency);
       let principal;
       try {
-        principal = await authenticate(deps, options.jwt, request.headers.get("authorization"));
+        principal = await authenticate(deps, options.jwt, request.headers.get("authorization"), snapshot);
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;
       }
-      const authz = new Authorizer(deps.authzClient, deps.consistency, principal && subjectOf(principal), logger);
+      const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot);
       return { deps, db: deps.db, requestId, principal, authz, loaders: createLoaders(deps.db), logger };
     },
     maskedErrors: {

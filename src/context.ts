@@ -2,13 +2,26 @@ import type { Principal } from "./auth/principal.js";
 import type { Authorizer } from "./authz/authorizer.js";
 import type { AuthzClient } from "./authz/client.js";
 import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import type { StampedCache } from "./authz/stamped-cache.js";
 import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
 import type { Loaders } from "./graphql/loaders.js";
 import type { AuditDraft } from "./modules/audit/audit.js";
 import type { Logger } from "./logger.js";
+import type { ApiKey } from "./modules/api-key/api-key.repository.js";
+import type { GatewayVerdict } from "./modules/gateway/authorize.js";
 import type { SecretBox } from "./modules/secret/secret-box.js";
+
+/** Answers kept across requests, each valid for one stamp (authz/stamped-cache.ts). */
+export interface AuthzCaches {
+  /** Permission checks, by checkKey. */
+  checks: StampedCache<boolean>;
+  /** API keys, by the SHA-256 of their secret. */
+  apiKeys: StampedCache<ApiKey>;
+  /** The gateway's decisions, by principal and question. */
+  decisions: StampedCache<GatewayVerdict>;
+}
 
 /** What lives as long as the process: storage, SpiceDB, configuration. */
 export interface AppDeps {
@@ -17,6 +30,7 @@ export interface AppDeps {
   authzClient: AuthzClient;
   consistency: ConsistencyTracker;
   sync: RelationshipSync;
+  caches: AuthzCaches;
   secretBox: SecretBox;
   /** Allowed invocations per team and minute, written in batches. */
   usage: Coalescer<number>;

@@ -1,12 +1,14 @@
 import { createApp, type App } from "./app.js";
 import { createJwtVerifier } from "./auth/jwt.js";
-import { connectRemoteSpiceDb, readAuthzSchema, startEmbeddedSpiceDb, type AuthzClient } from "./authz/client.js";
+import { connectRemoteSpiceDb, readAuthzSchema, type AuthzClient } from "./authz/client.js";
+import { startEmbeddedSpiceDb } from "./authz/embedded.js";
 import { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
 import type { Config } from "./config.js";
-import type { AppDeps } from "./context.js";
+import type { AppDeps, AuthzCaches } from "./context.js";
 import { openDatabase } from "./db/connect.js";
 import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
+import { StampedCache } from "./authz/stamped-cache.js";
 import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 
@@ -22,6 +24,11 @@ export interface Orgraph {
  * and the benchmarks alike; `authzClient` lets a test or benchmark put a wrapper in front of
  * SpiceDB (no configuration can turn authorization off).
  */
+/** Sized for a few hundred thousand relationships' worth of hot answers (~100 MB at most). */
+export function createAuthzCaches(): AuthzCaches {
+  return { checks: new StampedCache(200_000), apiKeys: new StampedCache(20_000), decisions: new StampedCache(100_000) };
+}
+
 export async function startOrgraph(
   config: Config,
   logger: Logger,
@@ -63,7 +70,7 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, secretBox, usage, keyLastUsed, lifecycle: { draining: false }, logger };
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, usage, keyLastUsed, lifecycle: { draining: false }, logger };
     return { app: createApp(deps, { jwt }), deps, close: cleanup };
   } catch (error) {
     await cleanup();

@@ -21,12 +21,16 @@ export async function writeTransaction<T>(
       const changed = await work(tx);
       await completeDraft(tx, ctx, changed);
       await recordAudit(tx, ctx, "SUCCESS");
+      await ctx.deps.consistency.changing(tx);
       return changed;
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw conflict(options.onConflict ?? "That already exists");
     throw error;
   }
+  // Committed: answers cached before this change (a key read before its revocation, say) are
+  // not served to any request that starts from now on.
+  ctx.deps.consistency.changed();
   try {
     await ctx.deps.sync.flush();
     ctx.authz.afterWrite();

@@ -106,10 +106,13 @@ describe("authentication over HTTP", () => {
   it("a revoked or expired personal key is refused on the very next request", async () => {
     const member = await app.seed.member(org, "MEMBER", [], "revoked");
     await app.ok(member.key, viewerEmail);
+    await app.ok(member.key, viewerEmail); // now known to the key cache too
     const db = app.orgraph.deps.db;
-    await db.updateTable("api_keys").set({ revoked_at: new Date() }).where("user_id", "=", member.userId).execute();
+    const { id } = await db.selectFrom("api_keys").select("id").where("user_id", "=", member.userId).executeTakeFirstOrThrow();
+    await app.ok(member.key, `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id });
     expect(codes(await app.gql(member.key, viewerEmail))).toEqual(["UNAUTHENTICATED"]);
 
+    // Expiry is checked on every use (keys.test.ts lets a cached key expire in real time).
     const other = await app.seed.member(org, "MEMBER", [], "expired");
     await db.updateTable("api_keys").set({ expires_at: new Date(Date.now() - 1000) }).where("user_id", "=", other.userId).execute();
     expect(codes(await app.gql(other.key, viewerEmail))).toEqual(["UNAUTHENTICATED"]);

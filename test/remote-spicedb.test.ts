@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
-import { startOrgraph } from "../src/orgraph.js";
 import { codes, startTestApp, type TestApp } from "./helpers/app.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { authorize } from "./helpers/gateway.js";
@@ -10,6 +9,7 @@ import { runScript } from "./helpers/process.js";
 import { connectRemoteSpiceDb } from "../src/authz/client.js";
 import { ConsistencyTracker, RelationshipSync } from "../src/authz/relationships.js";
 import { createApp } from "../src/app.js";
+import { createAuthzCaches, startOrgraph } from "../src/orgraph.js";
 
 /**
  * The production path: SPICEDB_ENDPOINT + token, through @authzed/authzed-node over gRPC, to
@@ -50,14 +50,22 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
 
   it("fails closed when SpiceDB stops answering, and recovers by itself", async () => {
     const org = await app.seed.org("Outage");
+    const member = await app.seed.member(org, "MEMBER", [], "outage");
+    const orgName = `query($o: ID!) { organization(id: $o) { name } }`;
+    await app.ok(org.admin.key, orgName, { o: org.orgId });
     spicedb.setAvailable(false);
     try {
-      expect(codes(await app.gql(org.admin.key, `query($o: ID!) { organization(id: $o) { name } }`, { o: org.orgId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+      // A question SpiceDB has not answered since the last change fails closed...
+      expect(codes(await app.gql(member.key, orgName, { o: org.orgId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+      // ...one it has is still answered: nothing changed since, so the answer still holds
+      // (and no change can be acknowledged until SpiceDB is back).
+      expect((await app.ok(org.admin.key, orgName, { o: org.orgId })).organization.name).toBe("Outage");
       expect((await app.fetch("/readyz")).status).toBe(503);
     } finally {
       spicedb.setAvailable(true);
     }
-    expect((await app.ok(org.admin.key, `query($o: ID!) { organization(id: $o) { name } }`, { o: org.orgId })).organization.name).toBe("Outage");
+    expect((await app.ok(member.key, orgName, { o: org.orgId })).organization.name).toBe("Outage");
+    expect((await app.ok(org.admin.key, orgName, { o: org.orgId })).organization.name).toBe("Outage");
     expect((await app.fetch("/readyz")).status).toBe(200);
   });
 
@@ -98,13 +106,17 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
     await ownSpicedb.close();
   });
 
-  it("several API processes: a revocation acknowledged by one is enforced by another on its next request", async () => {
-    // A second API instance on the same Postgres and SpiceDB, with its own client and its
-    // own knowledge of tokens, as a second process would have.
+  /** A second API instance on the same Postgres and SpiceDB, with its own client, tokens and caches, as a second process would have. */
+  function secondInstance() {
     const client = connectRemoteSpiceDb({ endpoint: spicedb.endpoint, token: spicedb.token, tls: false });
     const consistency = new ConsistencyTracker(app.orgraph.deps.db);
     const sync = new RelationshipSync(app.orgraph.deps.db, client, consistency, app.orgraph.deps.logger);
-    const other = createApp({ ...app.orgraph.deps, authzClient: client, consistency, sync });
+    const other = createApp({ ...app.orgraph.deps, authzClient: client, consistency, sync, caches: createAuthzCaches() });
+    return { other, client };
+  }
+
+  it("several API processes: a revocation acknowledged by one is enforced by another on its next request", async () => {
+    const { other, client } = secondInstance();
     const gqlOn = async (target: typeof other, key: string, query: string, variables: Record<string, unknown>) =>
       (await (await target.fetch(new Request("http://orgraph/graphql", {
         method: "POST",
@@ -123,6 +135,46 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
         await app.ok(org.admin.key, `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: member.userId });
         const after = await gqlOn(other, member.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId });
         expect(after.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+      }
+    } finally {
+      client.close();
+    }
+  });
+
+  it("several API processes: the gateway's cached allows end with a change acknowledged by another process", async () => {
+    const { other, client } = secondInstance();
+    const authorizeOn = async (key: string, body: Record<string, unknown>) =>
+      (await other.fetch(new Request("http://orgraph/v1/authorize", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify(body),
+      }))).status;
+    try {
+      const org = await app.seed.org("Gateway caches");
+      const teamId = await app.seed.team(org, "Cached");
+      const envId = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod", restricted: true) { id } }`, { t: teamId })).createEnvironment.id;
+      let modelId = (await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId })).createModel.id;
+      const admin = (query: string, variables: Record<string, unknown>) => app.ok(org.admin.key, query, variables);
+      for (let round = 0; round < 10; round++) {
+        const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: FULL_ACCESS }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
+        // Managing a model in a restricted environment needs an environment grant.
+        const manage = { action: "manage", model: "m", environment: "prod" };
+        // Granted in A; B answers (twice: the second from its cache).
+        await admin(`mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
+        expect([await authorizeOn(key.secret, manage), await authorizeOn(key.secret, manage)]).toEqual([200, 200]);
+        // Revoked in A: B refuses at once.
+        await admin(`mutation($e: ID!, $p: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
+        expect(await authorizeOn(key.secret, manage)).toBe(403);
+        // The model deleted in A: B no longer finds it by name.
+        await admin(`mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
+        expect(await authorizeOn(key.secret, manage)).toBe(200);
+        await admin(`mutation($m: ID!) { deleteModel(id: $m) }`, { m: modelId });
+        expect(await authorizeOn(key.secret, manage)).toBe(403);
+        modelId = (await admin(`mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId })).createModel.id;
+        expect(await authorizeOn(key.secret, manage)).toBe(200);
+        // The key itself revoked in A: B no longer knows it.
+        await admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
+        expect(await authorizeOn(key.secret, manage)).toBe(401);
       }
     } finally {
       client.close();

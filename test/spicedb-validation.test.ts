@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { readAuthzSchema, startEmbeddedSpiceDb, type AuthzClient } from "../src/authz/client.js";
+import { readAuthzSchema, type AuthzClient } from "../src/authz/client.js";
+import { startEmbeddedSpiceDb } from "../src/authz/embedded.js";
 import type { CheckItem, ObjectRef, Relationship } from "../src/authz/model.js";
 
 /**

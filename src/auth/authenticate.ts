@@ -1,3 +1,4 @@
+import type { RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { findApiKeyBySecretHash } from "../modules/api-key/api-key.repository.js";
 import { findOrCreateUser } from "../modules/user/user.repository.js";
@@ -12,19 +13,35 @@ export class AuthenticationError extends Error {}
  * given. A credential that is present but wrong (unknown, revoked, expired, bad signature)
  * is an AuthenticationError: it is never treated as anonymous.
  */
-export async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null): Promise<Principal | undefined> {
+export async function authenticate(
+  deps: AppDeps,
+  jwt: JwtVerifier | undefined,
+  header: string | null,
+  snapshot: RequestSnapshot,
+): Promise<Principal | undefined> {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError("The Authorization header must be `Bearer <API key or token>`");
   const credential = match[1]!;
   const kind = parseSecret(credential);
-  if (kind && kind !== "ogi") return authenticateApiKey(deps, credential);
+  if (kind && kind !== "ogi") return authenticateApiKey(deps, credential, snapshot);
   if (jwt && credential.split(".").length === 3) return authenticateJwt(deps, jwt, credential);
   throw new AuthenticationError("Invalid credentials");
 }
 
-async function authenticateApiKey(deps: AppDeps, secret: string): Promise<Principal> {
-  const key = await findApiKeyBySecretHash(deps.db, hashSecret(secret));
+/**
+ * Keys come from the stamped cache when no change was committed since they were read (a
+ * revocation is a change: stamped-cache.ts); expiry is checked on every use.
+ */
+async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: RequestSnapshot): Promise<Principal> {
+  const hash = hashSecret(secret);
+  const { stamp } = await snapshot.get();
+  let key = deps.caches.apiKeys.get(stamp, hash);
+  if (!key) {
+    key = await findApiKeyBySecretHash(deps.db, hash);
+    // Only keys that exist are kept: unknown secrets must not be able to fill the cache.
+    if (key) deps.caches.apiKeys.set(stamp, hash, key);
+  }
   if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }

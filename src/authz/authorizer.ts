@@ -1,30 +1,58 @@
 import DataLoader from "dataloader";
 import { authzUnavailable, forbidden, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { AuthzClient, Consistency } from "./client.js";
+import type { AuthzClient } from "./client.js";
 import { checkKey, type CheckItem, type ObjectRef } from "./model.js";
-import type { ConsistencyTracker } from "./relationships.js";
+import type { ConsistencyTracker, Snapshot } from "./relationships.js";
+import type { StampedCache } from "./stamped-cache.js";
+
+/** What an Authorizer needs of the process (a subset of AppDeps). */
+export interface AuthorizerDeps {
+  authzClient: AuthzClient;
+  consistency: ConsistencyTracker;
+  /** Answers of earlier requests, valid while the stamp is unchanged (stamped-cache.ts). */
+  caches: { checks: StampedCache<boolean> };
+  logger: Logger;
+}
+
+/**
+ * The snapshot of one request, read once when first needed (one Postgres read with a remote
+ * SpiceDB, none embedded) and shared by everything the request does: authentication, checks,
+ * lookups. Re-read after the request's own write, so that its payload sees that write.
+ */
+export class RequestSnapshot {
+  private snapshot: Promise<Snapshot> | undefined;
+
+  constructor(private readonly consistency: ConsistencyTracker) {}
+
+  get(): Promise<Snapshot> {
+    return (this.snapshot ??= this.consistency.forRequest());
+  }
+
+  reset(): void {
+    this.snapshot = undefined;
+  }
+}
 
 /**
  * One per request: every permission question asked while resolving it — by scopes,
  * services or list filters — goes through one DataLoader, so the questions of one tick
- * travel to SpiceDB as a single CheckBulkPermissions and a repeated question is asked once.
- * Reads use a snapshot at least as fresh as this process's last write (no stale allow after
- * an acknowledged revocation).
+ * travel to SpiceDB as a single CheckBulkPermissions and a repeated question is asked once;
+ * questions an earlier request answered under the same stamp are not asked again. Reads use
+ * a snapshot at least as fresh as the last acknowledged write (no stale allow after an
+ * acknowledged revocation; see stamped-cache.ts for why the cache keeps that promise).
  *
  * When SpiceDB cannot answer, every question fails with AUTHZ_UNAVAILABLE: never a silent
  * allow, never a silent deny that would read as "not found".
  */
 export class Authorizer {
   private readonly checks: DataLoader<CheckItem, boolean, string>;
-  private snapshot: Promise<Consistency> | undefined;
 
   constructor(
-    private readonly client: AuthzClient,
-    private readonly consistency: ConsistencyTracker,
+    private readonly deps: AuthorizerDeps,
     /** The SpiceDB subject the caller acts as; undefined when unauthenticated. */
     readonly subject: ObjectRef | undefined,
-    private readonly logger: Logger,
+    readonly snapshot: RequestSnapshot = new RequestSnapshot(deps.consistency),
   ) {
     this.checks = new DataLoader((items) => this.checkBulk(items), { cacheKeyFn: checkKey, maxBatchSize: 1000 });
   }
@@ -60,9 +88,10 @@ export class Authorizer {
   async lookup(resourceType: string, permission: string): Promise<string[]> {
     if (!this.subject) return [];
     try {
-      return await this.client.lookupResources(resourceType, permission, this.subject, await this.requestSnapshot());
+      const { consistency } = await this.snapshot.get();
+      return await this.deps.authzClient.lookupResources(resourceType, permission, this.subject, consistency);
     } catch (error) {
-      this.logger.error({ err: error }, "SpiceDB LookupResources failed");
+      this.deps.logger.error({ err: error }, "SpiceDB LookupResources failed");
       throw authzUnavailable();
     }
   }
@@ -73,19 +102,23 @@ export class Authorizer {
    */
   afterWrite(): void {
     this.checks.clearAll();
-    this.snapshot = undefined;
+    this.snapshot.reset();
   }
 
-  /** Chosen once per request (until its own write): one read of the shared token at most. */
-  private requestSnapshot(): Promise<Consistency> {
-    return (this.snapshot ??= this.consistency.forRequest());
-  }
-
+  /** Answers from the cache where it has them; the rest in one CheckBulkPermissions. */
   private async checkBulk(items: readonly CheckItem[]): Promise<boolean[]> {
     try {
-      return await this.client.checkBulk([...items], await this.requestSnapshot());
+      const { consistency, stamp } = await this.snapshot.get();
+      const cache = this.deps.caches.checks;
+      const answers = items.map((item) => cache.get(stamp, checkKey(item)));
+      const unknown = items.filter((_, i) => answers[i] === undefined);
+      if (unknown.length === 0) return answers as boolean[];
+      const fresh = await this.deps.authzClient.checkBulk(unknown, consistency);
+      unknown.forEach((item, i) => cache.set(stamp, checkKey(item), fresh[i]!));
+      let next = 0;
+      return answers.map((answer) => answer ?? fresh[next++]!);
     } catch (error) {
-      this.logger.error({ err: error }, "SpiceDB CheckBulkPermissions failed");
+      this.deps.logger.error({ err: error }, "SpiceDB CheckBulkPermissions failed");
       throw authzUnavailable();
     }
   }

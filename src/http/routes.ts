@@ -3,7 +3,7 @@ import type { Plugin } from "graphql-yoga";
 import { AuthenticationError, authenticate } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import { keyIdOf, subjectOf } from "../auth/principal.js";
-import { Authorizer } from "../authz/authorizer.js";
+import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import type { RateLimits } from "./hardening.js";
@@ -31,13 +31,14 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, li
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/v1/audit/export") {
+        const snapshot = new RequestSnapshot(deps.consistency);
         let principal;
         try {
-          principal = await authenticate(deps, jwt, request.headers.get("authorization"));
+          principal = await authenticate(deps, jwt, request.headers.get("authorization"), snapshot);
         } catch {
           return json({ error: "Missing or invalid credentials" }, 401);
         }
-        const authz = new Authorizer(deps.authzClient, deps.consistency, principal && subjectOf(principal), deps.logger);
+        const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot);
         endResponse(await auditExportResponse(deps.db, authz, principal, url));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
@@ -56,7 +57,8 @@ async function authorizeResponse(
   request: Request,
 ): Promise<[unknown, number, Record<string, string>?]> {
   try {
-    const principal = await authenticate(deps, jwt, request.headers.get("authorization"));
+    const snapshot = new RequestSnapshot(deps.consistency);
+    const principal = await authenticate(deps, jwt, request.headers.get("authorization"), snapshot);
     if (!principal) return [{ allowed: false, reason: "Missing credentials" }, 401];
     const retryAfter = await limits.decision(keyIdOf(principal) ?? principal.id);
     if (retryAfter > 0) return [{ allowed: false, reason: "Too many requests" }, 429, { "Retry-After": String(retryAfter) }];
@@ -66,7 +68,7 @@ async function authorizeResponse(
     } catch {
       return [{ error: "The body must be JSON" }, 400];
     }
-    const authz = new Authorizer(deps.authzClient, deps.consistency, subjectOf(principal), deps.logger);
+    const authz = new Authorizer(deps, subjectOf(principal), snapshot);
     const decision = await decide(deps, authz, principal, parseAuthorizeRequest(body));
     return [decision, decision.allowed ? 200 : 403];
   } catch (error) {

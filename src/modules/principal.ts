@@ -21,7 +21,7 @@ export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" 
 /** From here on, the request acts as `principal` (after redeeming an invitation, say). */
 export function actAs(ctx: AppContext, principal: Principal): void {
   ctx.principal = principal;
-  ctx.authz = new Authorizer(ctx.deps.authzClient, ctx.deps.consistency, subjectOf(principal), ctx.logger);
+  ctx.authz = new Authorizer(ctx.deps, subjectOf(principal), ctx.authz.snapshot);
 }
 
 /** The id the caller is recorded under (createdBy, startedBy). */

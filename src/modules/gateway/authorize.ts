@@ -47,6 +47,17 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
 
 const deny = (reason: string): Decision => ({ allowed: false, reason });
 
+/** A decision as cached: the answer, and the team whose usage an allowed invocation counts to. */
+export interface GatewayVerdict {
+  decision: Decision;
+  team?: { id: string; orgId: string };
+}
+
+/**
+ * Decisions are cached per principal and question under the request's stamp
+ * (authz/stamped-cache.ts): any committed change — a key revoked, a grant removed, a model
+ * renamed — drops them all before it is acknowledged, so a cached allow is never stale.
+ */
 export async function decide(deps: AppDeps, authz: Authorizer, principal: Principal, request: AuthorizeRequest): Promise<Decision> {
   // Team keys and service accounts belong to one team; a user names the team.
   const ownTeam = principal.kind === "USER" ? undefined : principal.teamId;
@@ -54,20 +65,31 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   const teamId = ownTeam ?? request.team;
   if (!teamId) throw new BadAuthorizeRequest('"team" is required with a personal key');
 
+  const { stamp } = await authz.snapshot.get();
+  const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
+  let verdict = deps.caches.decisions.get(stamp, question);
+  if (!verdict) {
+    verdict = await decideFresh(deps, authz, teamId, request);
+    deps.caches.decisions.set(stamp, question, verdict);
+  }
+  if (verdict.decision.allowed && verdict.team && request.action === "invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  return verdict.decision;
+}
+
+async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, request: AuthorizeRequest): Promise<GatewayVerdict> {
   const team = await findTeam(deps.db, teamId);
-  if (!team) return deny("Unknown team");
+  if (!team) return { decision: deny("Unknown team") };
   const model =
     typeOfId(request.model) === "Model" ? await findModel(deps.db, request.model) : await findModelByName(deps.db, team.id, request.model);
-  if (!model || model.team_id !== team.id) return deny("The team has no such model");
+  if (!model || model.team_id !== team.id) return { decision: deny("The team has no such model") };
   const environment = await findEnvironmentByName(deps.db, team.id, request.environment);
-  if (!environment) return deny("The team has no such environment");
+  if (!environment) return { decision: deny("The team has no such environment") };
 
   const [modelPermission, environmentPermission] = PERMISSIONS[request.action];
   const [onModel, onEnvironment] = await Promise.all([
     authz.can(ref("model", model.id), modelPermission),
     authz.can(ref("environment", environment.id), environmentPermission),
   ]);
-  if (!onModel || !onEnvironment) return deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`);
-  if (request.action === "invoke") countInvocation(deps.usage, team.org_id, team.id);
-  return { allowed: true };
+  if (!onModel || !onEnvironment) return { decision: deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`) };
+  return { decision: { allowed: true }, team: { id: team.id, orgId: team.org_id } };
 }

@@ -1,0 +1,47 @@
+/**
+ * Answers remembered across requests — permission checks, API keys, gateway decisions — each
+ * valid for exactly one *stamp*.
+ *
+ * A stamp names the state of everything an answer may depend on (ConsistencyTracker in
+ * relationships.ts): it changes with every committed change and every SpiceDB write, and it
+ * is read once at the start of a request, before that request reads anything else. Hence:
+ *
+ * - an answer is stored under the stamp its request read at its start, so it was computed
+ *   from state at least as new as that stamp names;
+ * - an answer is returned only to a request that read the same stamp, which started before
+ *   any later change was acknowledged (acknowledging a change moves the stamp first).
+ *
+ * So a revocation acknowledged to its caller is never answered from the cache by a request
+ * that starts after it: no stale allow. A stale answer can only reach a request that ran
+ * concurrently with the change, as it could without any cache. Any change drops everything
+ * (coarse, but writes are rare next to reads, and a cache that is never wrong needs no
+ * per-entry invalidation rules).
+ */
+export class StampedCache<V> {
+  private stamp: string | undefined;
+  private readonly entries = new Map<string, V>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(stamp: string, key: string): V | undefined {
+    return stamp === this.stamp ? this.entries.get(key) : undefined;
+  }
+
+  set(stamp: string, key: string, value: V): void {
+    if (stamp !== this.stamp) {
+      // A request that read another stamp (newer, or — if it ran long — older) starts a new
+      // generation; entries are never shared between two stamps.
+      this.entries.clear();
+      this.stamp = stamp;
+    }
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
+      // Full: forget the oldest entry (Maps iterate in insertion order).
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(key, value);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

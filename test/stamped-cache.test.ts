@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { StampedCache } from "../src/authz/stamped-cache.js";
+
+describe("StampedCache", () => {
+  it("answers only a request that read the same stamp", () => {
+    const cache = new StampedCache<boolean>(10);
+    cache.set("s1", "k", true);
+    expect(cache.get("s1", "k")).toBe(true);
+    expect(cache.get("s2", "k")).toBeUndefined();
+  });
+
+  it("drops everything when an answer under another stamp arrives, older or newer", () => {
+    const cache = new StampedCache<boolean>(10);
+    cache.set("s1", "a", true);
+    cache.set("s2", "b", false);
+    expect([cache.get("s1", "a"), cache.get("s2", "a"), cache.get("s2", "b"), cache.size]).toEqual([undefined, undefined, false, 1]);
+    // A slow request that read s1 stores late: it must not revive s1's answers for s2 readers.
+    cache.set("s1", "c", true);
+    expect([cache.get("s2", "b"), cache.get("s1", "c")]).toEqual([undefined, true]);
+  });
+
+  it("keeps at most maxEntries, forgetting the oldest", () => {
+    const cache = new StampedCache<number>(3);
+    for (const [i, key] of ["a", "b", "c", "d"].entries()) cache.set("s", key, i);
+    expect(cache.size).toBe(3);
+    expect(["a", "b", "c", "d"].map((key) => cache.get("s", key))).toEqual([undefined, 1, 2, 3]);
+    cache.set("s", "b", 9); // replacing an entry evicts nothing
+    expect(["b", "c", "d"].map((key) => cache.get("s", key))).toEqual([9, 2, 3]);
+  });
+});
