@@ -84,6 +84,9 @@ function authorizeRequests(workload: Workload) {
 }
 
 async function drive(requests: ReturnType<typeof graphqlRequests>, connections: number): Promise<Figures> {
+  // Warm-up, not measured: each distinct request once, so every mode is measured in its steady
+  // state (for orgraph: caches filled; `uncached` shows the cost without them).
+  await autocannon({ url: `http://127.0.0.1:${PORT}`, connections: 1, amount: requests.length, requests });
   const result = await autocannon({ url: `http://127.0.0.1:${PORT}`, connections, duration: seconds, requests });
   // Every answer must be a success; a request that gets none in time is counted, not hidden.
   if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers: the benchmark must measure successes`);

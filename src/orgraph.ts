@@ -53,7 +53,8 @@ export async function startOrgraph(
 
     // Several API processes may share a remote SpiceDB: they share the freshest token through Postgres.
     const consistency = new ConsistencyTracker(embedded ? undefined : database.db);
-    const sync = new RelationshipSync(database.db, authzClient, consistency, logger);
+    // With PGlite, the data folder's lock keeps every other writer out (bootstrap included).
+    const sync = new RelationshipSync(database.db, authzClient, consistency, logger, embedded && !config.databaseUrl);
     if (embedded) {
       const count = await sync.refill();
       logger.info({ relationships: count }, "embedded SpiceDB filled from the relationship record");

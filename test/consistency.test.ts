@@ -48,6 +48,21 @@ describe("fault injection on the write path", () => {
     expect(await canSee(user.key)).toBe(true);
   });
 
+  it("the background flush applies what a failed flush left behind, by itself", async () => {
+    const user = await app.seed.member(org, "MEMBER", [], "background");
+    faults.write_ = "before";
+    expect(codes(await app.gql(org.admin.key, add, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+    faults.heal();
+    app.orgraph.deps.sync.startBackgroundFlush(20);
+    try {
+      for (let waited = 0; (await outbox()) > 0 && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      app.orgraph.deps.sync.stop();
+    }
+    expect(await outbox()).toBe(0);
+    expect(await canSee(user.key)).toBe(true);
+  });
+
   it("a revocation SpiceDB has not applied is never acknowledged", async () => {
     const user = await app.seed.member(org, "MEMBER", [{ teamId, role: "MEMBER" }], "revoked");
     faults.write_ = "before";

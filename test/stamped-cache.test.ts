@@ -28,3 +28,28 @@ describe("StampedCache", () => {
     expect(["b", "c", "d"].map((key) => cache.get("s", key))).toEqual([9, 2, 3]);
   });
 });
+
+describe("StampedCache.load", () => {
+  it("computes once for concurrent loads of one key and stamp, and keeps the value", async () => {
+    const cache = new StampedCache<number>(10);
+    let computed = 0;
+    const compute = async () => {
+      computed++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return 42;
+    };
+    expect(await Promise.all([cache.load("s", "k", compute), cache.load("s", "k", compute), cache.load("s", "k", compute)])).toEqual([42, 42, 42]);
+    expect(await cache.load("s", "k", compute)).toBe(42);
+    expect(computed).toBe(1);
+    // Another stamp never shares the computation or the value.
+    expect(await cache.load("t", "k", compute)).toBe(42);
+    expect(computed).toBe(2);
+  });
+
+  it("keeps neither failures nor undefined", async () => {
+    const cache = new StampedCache<number>(10);
+    await expect(cache.load("s", "k", async () => Promise.reject(new Error("down")))).rejects.toThrow("down");
+    expect(await cache.load("s", "k", async () => undefined)).toBeUndefined();
+    expect(await cache.load("s", "k", async () => 7)).toBe(7);
+  });
+});

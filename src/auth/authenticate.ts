@@ -36,12 +36,8 @@ export async function authenticate(
 async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: RequestSnapshot): Promise<Principal> {
   const hash = hashSecret(secret);
   const { stamp } = await snapshot.get();
-  let key = deps.caches.apiKeys.get(stamp, hash);
-  if (!key) {
-    key = await findApiKeyBySecretHash(deps.db, hash);
-    // Only keys that exist are kept: unknown secrets must not be able to fill the cache.
-    if (key) deps.caches.apiKeys.set(stamp, hash, key);
-  }
+  // Unknown secrets are not kept, so they cannot push real keys out of the cache.
+  const key = await deps.caches.apiKeys.load(stamp, hash, () => findApiKeyBySecretHash(deps.db, hash));
   if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }

@@ -156,19 +156,37 @@ async function shareToken(tx: Tx, token: string): Promise<void> {
 
 export class RelationshipSync {
   private timer: NodeJS.Timeout | undefined;
+  /** Failed flushes so far, and whether keys may be left queued (unknown at start: yes). */
+  private failures = 0;
+  private leftovers = true;
 
   constructor(
     private readonly db: Db,
     private readonly authz: AuthzClient,
     private readonly consistency: ConsistencyTracker,
     private readonly logger: Logger,
+    /**
+     * Only this process queues keys (PGlite: the data folder is locked to one process). Every
+     * change is then followed by its own flush, so the background flush only needs to run after
+     * a failure; otherwise (several processes, one of which may crash) it polls.
+     */
+    private readonly ownsOutbox = false,
   ) {}
 
   /** Applies every queued key to SpiceDB; throws (leaving the queue intact) if SpiceDB fails. */
   async flush(): Promise<void> {
-    while ((await this.applyBatch()) === OUTBOX_BATCH) {
-      // A full batch: there may be more.
+    const failuresBefore = this.failures;
+    try {
+      while ((await this.applyBatch()) === OUTBOX_BATCH) {
+        // A full batch: there may be more.
+      }
+    } catch (error) {
+      this.failures++;
+      this.leftovers = true;
+      throw error;
     }
+    // Drained — unless another flush failed meanwhile and left its keys behind.
+    if (this.failures === failuresBefore) this.leftovers = false;
   }
 
   private async applyBatch(): Promise<number> {
@@ -235,6 +253,7 @@ export class RelationshipSync {
   /** Retries whatever a failed flush left queued, until stopped. */
   startBackgroundFlush(intervalMs = 1000): void {
     this.timer = setInterval(() => {
+      if (this.ownsOutbox && !this.leftovers) return;
       this.flush().catch((error: unknown) => this.logger.warn({ err: error }, "relationship flush failed; will retry"));
     }, intervalMs);
     this.timer.unref();

@@ -16,12 +16,43 @@
  * concurrently with the change, as it could without any cache. Any change drops everything
  * (coarse, but writes are rare next to reads, and a cache that is never wrong needs no
  * per-entry invalidation rules).
+ *
+ * With a remote SpiceDB and several API processes, the stamp is the `authz_state` row in
+ * Postgres, which each request already reads for its ZedToken: a change in any process moves
+ * it before that change is acknowledged. SpiceDB's Watch API was the other candidate; it was
+ * not used because it is asynchronous: between one process acknowledging a revocation and
+ * another receiving the event, the other would still serve the cached allow. The stamp closes
+ * that window and costs no extra round trip. (Watch would also see writes made to SpiceDB
+ * behind Orgraph's back; those are drift, reported by `npm run authz:verify`.)
  */
 export class StampedCache<V> {
   private stamp: string | undefined;
   private readonly entries = new Map<string, V>();
+  private readonly inFlight = new Map<string, Promise<V | undefined>>();
 
   constructor(private readonly maxEntries: number) {}
+
+  /**
+   * The cached value, or `compute()`'s, stored (unless undefined: "nothing there" is not
+   * kept). Concurrent loads of one key under one stamp share one computation: a burst of
+   * identical gateway questions costs one SpiceDB call.
+   */
+  load(stamp: string, key: string, compute: () => Promise<V | undefined>): Promise<V | undefined> {
+    const cached = this.get(stamp, key);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const flightKey = `${stamp}\n${key}`;
+    let flight = this.inFlight.get(flightKey);
+    if (!flight) {
+      flight = compute()
+        .then((value) => {
+          if (value !== undefined) this.set(stamp, key, value);
+          return value;
+        })
+        .finally(() => this.inFlight.delete(flightKey));
+      this.inFlight.set(flightKey, flight);
+    }
+    return flight;
+  }
 
   get(stamp: string, key: string): V | undefined {
     return stamp === this.stamp ? this.entries.get(key) : undefined;

@@ -67,11 +67,7 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
 
   const { stamp } = await authz.snapshot.get();
   const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
-  let verdict = deps.caches.decisions.get(stamp, question);
-  if (!verdict) {
-    verdict = await decideFresh(deps, authz, teamId, request);
-    deps.caches.decisions.set(stamp, question, verdict);
-  }
+  const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, teamId, request)))!;
   if (verdict.decision.allowed && verdict.team && request.action === "invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
   return verdict.decision;
 }

@@ -44,9 +44,14 @@ export async function usageByTeam(db: Db, orgId: string, from: Date | null, to: 
 export function createLastUsedRecorder(db: Db, logger: Logger): Coalescer<Date> {
   return new Coalescer<Date>(
     async (batch) => {
-      await db.transaction().execute(async (tx) => {
-        for (const [keyId, at] of batch) await tx.updateTable("api_keys").set({ last_used_at: at }).where("id", "=", keyId).execute();
-      });
+      // One statement per 1,000 keys: a statement per key blocked PGlite (one connection, on
+      // the main thread) for hundreds of milliseconds at a time under gateway load.
+      const entries = [...batch];
+      for (let i = 0; i < entries.length; i += 1000) {
+        const values = sql.join(entries.slice(i, i + 1000).map(([keyId, at]) => sql`(${keyId}, ${at.toISOString()}::timestamptz)`));
+        await sql`update api_keys set last_used_at = greatest(api_keys.last_used_at, used.at)
+          from (values ${values}) as used(id, at) where api_keys.id = used.id`.execute(db);
+      }
     },
     (a, b) => (a > b ? a : b),
     logger,
