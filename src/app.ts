@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { RequestListener } from "node:http";
 import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { AuthenticationError, authenticate } from "./auth/authenticate.js";
@@ -12,6 +13,7 @@ import { schema } from "./graphql/schema.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
+import { createAuthorizeEndpoint, createHttpListener, type AuthorizeEndpoint } from "./http/authorize-endpoint.js";
 
 // The spec's codes, and RATE_LIMITED (an HTTP 429 answer, with Retry-After).
 const SPEC_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE", "RATE_LIMITED"]);
@@ -24,17 +26,19 @@ interface GraphQLErrorShape {
 
 const isGraphQLErrorShape = (value: unknown) => (value as GraphQLErrorShape | undefined)?.name === "GraphQLError";
 
-export type App = YogaServerInstance<Record<string, unknown>, AppContext>;
+/** Yoga, plus the authorize endpoint for the HTTP server's fast path (authorize-endpoint.ts). */
+export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { authorize: AuthorizeEndpoint };
 
 /** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
   const limits = new RateLimits(deps.config.limits);
-  return createYoga<Record<string, unknown>, AppContext>({
+  const authorize = createAuthorizeEndpoint(deps, options.jwt, limits);
+  const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps, options.jwt, limits), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
+    plugins: [useOrgraphRoutes(deps, options.jwt, authorize), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });
@@ -68,4 +72,8 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
       },
     },
   });
+  return Object.assign(yoga, { authorize });
 }
+
+/** The Node HTTP listener for `app` (the server and the benchmark use it). */
+export const httpListener = (app: App, deps: AppDeps): RequestListener => createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes);

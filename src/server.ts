@@ -1,4 +1,5 @@
 import { createServer } from "node:http";
+import { httpListener } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { createLogger } from "./logger.js";
@@ -8,7 +9,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const orgraph = await startOrgraph(config, logger);
-  const server = createServer(orgraph.app);
+  const server = createServer(httpListener(orgraph.app, orgraph.deps));
   server.listen(config.port, () => {
     logger.info(
       { port: config.port, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}`, spicedb: config.spicedb.kind },

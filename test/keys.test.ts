@@ -290,6 +290,31 @@ describe("/v1/authorize input", () => {
     expect((await authorize(app, undefined, body)).status).toBe(401);
     expect((await authorize(app, "ogt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", body)).status).toBe(401);
     expect((await app.fetch("/v1/authorize")).status).toBe(405);
+    expect((await app.http("/v1/authorize")).status).toBe(405);
+  });
+
+  it("a body over MAX_BODY_BYTES is 413, announced or streamed without a length", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${secret}` };
+    const huge = JSON.stringify({ action: "invoke", model: "llama", environment: "staging", padding: "x".repeat(1_100_000) });
+    expect((await app.http("/v1/authorize", { method: "POST", headers, body: huge })).status).toBe(413);
+    const chunked = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(huge));
+        controller.close();
+      },
+    });
+    const streamed = await app.http("/v1/authorize", { method: "POST", headers, body: chunked, duplex: "half" } as RequestInit);
+    expect(streamed.status).toBe(413);
+  });
+
+  it("the in-process route (yoga.fetch) answers as the HTTP listener does", async () => {
+    const ask = (via: "fetch" | "http", body: unknown) =>
+      app[via]("/v1/authorize", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` }, body: JSON.stringify(body) }).then(
+        async (response) => [response.status, await response.json()],
+      );
+    for (const body of [{ action: "invoke", model: "llama", environment: "staging" }, { action: "invoke", model: "nope", environment: "staging" }, { action: "x" }]) {
+      expect(await ask("fetch", body)).toEqual(await ask("http", body));
+    }
   });
 
   it("an unknown model or environment is a deny, not an error", async () => {

@@ -1,3 +1,6 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { httpListener } from "../../src/app.js";
 import type { AuthzClient } from "../../src/authz/client.js";
 import { loadConfig } from "../../src/config.js";
 import type { OrgRole, TeamRole } from "../../src/db/database.js";
@@ -21,6 +24,8 @@ export interface TestApp {
   /** Like gql, but fails the test on any error and returns data. */
   ok<T = Record<string, any>>(key: string | undefined, query: string, variables?: Record<string, unknown>): Promise<T>;
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** The same over real HTTP, through the server's own listener (started on first use). */
+  http(path: string, init?: RequestInit): Promise<Response>;
   seed: Seed;
   close(): Promise<void>;
 }
@@ -52,14 +57,28 @@ export async function startTestApp(
     if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
     return result.data as any;
   };
+  let server: Promise<Server> | undefined;
+  const http = async (path: string, init?: RequestInit) => {
+    server ??= new Promise((resolve) => {
+      const listening = createServer(httpListener(orgraph.app, orgraph.deps)).listen(0, "127.0.0.1", () => resolve(listening));
+    });
+    const { port } = (await server).address() as AddressInfo;
+    return globalThis.fetch(`http://127.0.0.1:${port}${path}`, init);
+  };
   const app: TestApp = {
     orgraph,
     database,
     gql,
     ok,
     fetch,
+    http,
     seed: undefined as unknown as Seed,
     close: async () => {
+      if (server) {
+        const listening = await server;
+        listening.closeAllConnections();
+        await new Promise((resolve) => listening.close(resolve));
+      }
       await orgraph.close();
       await database.drop();
     },
