@@ -135,7 +135,12 @@ describe("drift", () => {
     const found = await findDrift(app.orgraph.deps.db, client);
     expect(found.extra).toEqual([stray]);
     expect(found.missing).toEqual([lost]);
-    await repairDrift(client, found);
+    const revision = async () =>
+      Number((await app.orgraph.deps.db.selectFrom("authz_state").select("revision").executeTakeFirst())?.revision ?? 0);
+    const before = await revision();
+    await repairDrift(app.orgraph.deps.db, client, found);
     expect(await drift()).toBe(0);
+    // The repair moves the shared stamp: no API process keeps answers cached before it.
+    expect(await revision()).toBe(before + 1);
   });
 });

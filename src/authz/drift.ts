@@ -1,6 +1,7 @@
 import type { Db } from "../db/database.js";
 import type { AuthzClient } from "./client.js";
 import { relationshipKey, type Relationship } from "./model.js";
+import { writeOutsideOutbox } from "./relationships.js";
 
 /** Every object type of spicedb/schema.zed that can be a resource. */
 const RESOURCE_TYPES = [
@@ -37,10 +38,10 @@ export async function findDrift(db: Db, client: AuthzClient): Promise<Drift> {
 }
 
 /** Makes SpiceDB equal the record: touches what is missing, deletes what is extra. */
-export async function repairDrift(client: AuthzClient, drift: Drift): Promise<void> {
+export async function repairDrift(db: Db, client: AuthzClient, drift: Drift): Promise<void> {
   const updates = [
     ...drift.missing.map((relationship) => ({ operation: "touch" as const, relationship })),
     ...drift.extra.map((relationship) => ({ operation: "delete" as const, relationship })),
   ];
-  for (let i = 0; i < updates.length; i += 1000) await client.write(updates.slice(i, i + 1000));
+  await writeOutsideOutbox(db, client, updates);
 }

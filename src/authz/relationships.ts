@@ -115,12 +115,7 @@ export class ConsistencyTracker {
 
   /** Inside a change's transaction: with a shared Postgres, committing it moves every process's stamp. */
   async changing(tx: Tx): Promise<void> {
-    if (!this.shared) return;
-    await tx
-      .insertInto("authz_state")
-      .values({ id: 1, zed_token: "", revision: 1 })
-      .onConflict((oc) => oc.column("id").doUpdateSet({ revision: sql<number>`authz_state.revision + 1` }))
-      .execute();
+    if (this.shared) await bumpRevision(tx);
   }
 
   /** After a change committed, before it is acknowledged: this process's stamp moves. */
@@ -143,6 +138,29 @@ export class ConsistencyTracker {
       stamp: `${row.revision}:${row.zed_token}`,
     };
   }
+}
+
+async function bumpRevision(tx: Tx): Promise<void> {
+  await tx
+    .insertInto("authz_state")
+    .values({ id: 1, zed_token: "", revision: 1 })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ revision: sql<number>`authz_state.revision + 1` }))
+    .execute();
+}
+
+/**
+ * Writes straight to SpiceDB, outside the outbox (`authz:verify --repair`), as the applier
+ * does: under the apply lock, sharing the write's token and moving every process's stamp, so
+ * that no process goes on serving answers it cached before the repair.
+ */
+export async function writeOutsideOutbox(db: Db, client: AuthzClient, updates: RelationshipUpdate[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(${APPLY_LOCK})`.execute(tx);
+    let token = "";
+    for (let i = 0; i < updates.length; i += 1000) token = await client.write(updates.slice(i, i + 1000));
+    await shareToken(tx, token);
+    await bumpRevision(tx);
+  });
 }
 
 async function shareToken(tx: Tx, token: string): Promise<void> {

@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   try {
     let drift = await findDrift(database.db, client);
     if (process.argv.includes("--repair") && drift.missing.length + drift.extra.length > 0) {
-      await repairDrift(client, drift);
+      await repairDrift(database.db, client, drift);
       console.log(`repaired: touched ${drift.missing.length}, deleted ${drift.extra.length}`);
       drift = await findDrift(database.db, client);
     }
