@@ -56,7 +56,7 @@ export interface GatewayVerdict {
 /**
  * Decisions are cached per principal and question under the request's stamp
  * (authz/stamped-cache.ts): any committed change — a key revoked, a grant removed, a model
- * renamed — drops them all before it is acknowledged, so a cached allow is never stale.
+ * deleted — drops them all before it is acknowledged, so a cached allow is never stale.
  */
 export async function decide(deps: AppDeps, authz: Authorizer, principal: Principal, request: AuthorizeRequest): Promise<Decision> {
   // Team keys and service accounts belong to one team; a user names the team.
