@@ -2,10 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { RequestListener } from "node:http";
 import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
-import { AuthenticationError, authenticate } from "./auth/authenticate.js";
+import { AuthenticationError, authenticateRequest } from "./auth/authenticate.js";
 import type { JwtVerifier } from "./auth/jwt.js";
-import { subjectOf } from "./auth/principal.js";
-import { Authorizer, RequestSnapshot } from "./authz/authorizer.js";
 import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
@@ -42,15 +40,14 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     context: async ({ request }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });
-      const snapshot = new RequestSnapshot(deps.consistency);
-      let principal;
+      let caller;
       try {
-        principal = await authenticate(deps, options.jwt, request.headers.get("authorization"), snapshot);
+        caller = await authenticateRequest(deps, options.jwt, request.headers.get("authorization"));
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;
       }
-      const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot);
+      const { principal, authz } = caller;
       return { deps, db: deps.db, requestId, principal, authz, loaders: createLoaders(deps.db), logger };
     },
     maskedErrors: {

@@ -33,11 +33,17 @@ const drift = async () => {
 };
 const outbox = async () => (await app.orgraph.deps.db.selectFrom("authz_outbox").select("id").execute()).length;
 
+/** A new member, and `change` made for them while SpiceDB's write fails as `fault` says: the caller hears AUTHZ_UNAVAILABLE. */
+async function changeWhileFailing(name: string, fault: "before" | "after", change: string, teams: { teamId: string; role: "MEMBER" }[] = []) {
+  const user = await app.seed.member(org, "MEMBER", teams, name);
+  faults.write_ = fault;
+  expect(codes(await app.gql(org.admin.key, change, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+  return user;
+}
+
 describe("fault injection on the write path", () => {
   it("SpiceDB failing before the write: the caller hears AUTHZ_UNAVAILABLE, the grant waits in the outbox, the next flush applies it", async () => {
-    const user = await app.seed.member(org, "MEMBER", [], "before");
-    faults.write_ = "before";
-    expect(codes(await app.gql(org.admin.key, add, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+    const user = await changeWhileFailing("before", "before", add);
     expect(await outbox()).toBeGreaterThan(0);
     expect(await drift()).toBe(1);
     faults.heal();
@@ -49,9 +55,7 @@ describe("fault injection on the write path", () => {
   });
 
   it("the background flush applies what a failed flush left behind, by itself", async () => {
-    const user = await app.seed.member(org, "MEMBER", [], "background");
-    faults.write_ = "before";
-    expect(codes(await app.gql(org.admin.key, add, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+    const user = await changeWhileFailing("background", "before", add);
     faults.heal();
     app.orgraph.deps.sync.startBackgroundFlush(20);
     try {
@@ -64,9 +68,7 @@ describe("fault injection on the write path", () => {
   });
 
   it("a revocation SpiceDB has not applied is never acknowledged", async () => {
-    const user = await app.seed.member(org, "MEMBER", [{ teamId, role: "MEMBER" }], "revoked");
-    faults.write_ = "before";
-    expect(codes(await app.gql(org.admin.key, remove, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+    const user = await changeWhileFailing("revoked", "before", remove, [{ teamId, role: "MEMBER" }]);
     faults.heal();
     await app.orgraph.deps.sync.flush();
     expect(await canSee(user.key)).toBe(false);
@@ -74,9 +76,7 @@ describe("fault injection on the write path", () => {
   });
 
   it("SpiceDB applying the write but the answer being lost: re-applying is harmless", async () => {
-    const user = await app.seed.member(org, "MEMBER", [], "during");
-    faults.write_ = "after";
-    expect(codes(await app.gql(org.admin.key, add, { t: teamId, u: user.userId }))).toEqual(["AUTHZ_UNAVAILABLE"]);
+    const user = await changeWhileFailing("during", "after", add);
     expect(await drift()).toBe(0);
     expect(await outbox()).toBeGreaterThan(0);
     faults.heal();

@@ -1,24 +1,30 @@
-import type { RequestSnapshot } from "../authz/authorizer.js";
+import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { findApiKeyBySecretHash } from "../modules/api-key/api-key.repository.js";
 import { findOrCreateUser } from "../modules/user/user.repository.js";
 import type { JwtVerifier } from "./jwt.js";
-import type { Principal } from "./principal.js";
+import { subjectOf, type Principal } from "./principal.js";
 import { hashSecret, parseSecret } from "./secrets.js";
 
 export class AuthenticationError extends Error {}
 
 /**
  * `Authorization: Bearer <credential>` → the principal, undefined when no credential is
- * given. A credential that is present but wrong (unknown, revoked, expired, bad signature)
+ * given, and the request's Authorizer acting as it. A credential that is present but wrong (unknown, revoked, expired, bad signature)
  * is an AuthenticationError: it is never treated as anonymous.
  */
-export async function authenticate(
+export async function authenticateRequest(
   deps: AppDeps,
   jwt: JwtVerifier | undefined,
   header: string | null,
-  snapshot: RequestSnapshot,
-): Promise<Principal | undefined> {
+): Promise<{ principal: Principal | undefined; authz: Authorizer }> {
+  // One snapshot for the request: the key cache and the permission checks use the same stamp.
+  const snapshot = new RequestSnapshot(deps.consistency);
+  const principal = await authenticate(deps, jwt, header, snapshot);
+  return { principal, authz: new Authorizer(deps, principal && subjectOf(principal), snapshot) };
+}
+
+async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null, snapshot: RequestSnapshot): Promise<Principal | undefined> {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError("The Authorization header must be `Bearer <API key or token>`");

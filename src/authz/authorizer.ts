@@ -110,11 +110,12 @@ export class Authorizer {
     try {
       const { consistency, stamp } = await this.snapshot.get();
       const cache = this.deps.caches.checks;
-      const answers = items.map((item) => cache.get(stamp, checkKey(item)));
+      const keys = items.map(checkKey);
+      const answers = keys.map((key) => cache.get(stamp, key));
       const unknown = items.filter((_, i) => answers[i] === undefined);
       if (unknown.length === 0) return answers as boolean[];
       const fresh = await this.deps.authzClient.checkBulk(unknown, consistency);
-      unknown.forEach((item, i) => cache.set(stamp, checkKey(item), fresh[i]!));
+      keys.filter((_, i) => answers[i] === undefined).forEach((key, i) => cache.set(stamp, key, fresh[i]!));
       let next = 0;
       return answers.map((answer) => answer ?? fresh[next++]!);
     } catch (error) {

@@ -1,8 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { AuthenticationError, authenticate } from "../auth/authenticate.js";
+import { AuthenticationError, authenticateRequest } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
-import { keyIdOf, subjectOf } from "../auth/principal.js";
-import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
+import { keyIdOf } from "../auth/principal.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
@@ -21,8 +20,7 @@ export type AuthorizeEndpoint = (authorization: string | null, readBody: () => P
 export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthorizeEndpoint {
   return async (authorization, readBody) => {
     try {
-      const snapshot = new RequestSnapshot(deps.consistency);
-      const principal = await authenticate(deps, jwt, authorization, snapshot);
+      const { principal, authz } = await authenticateRequest(deps, jwt, authorization);
       if (!principal) return { status: 401, body: { allowed: false, reason: "Missing credentials" } };
       const retryAfter = await limits.decision(keyIdOf(principal) ?? principal.id);
       if (retryAfter > 0) return { status: 429, body: { allowed: false, reason: "Too many requests" }, headers: { "Retry-After": String(retryAfter) } };
@@ -33,7 +31,6 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
         if (error instanceof BodyTooLarge) return { status: 413, body: { error: error.message } };
         return { status: 400, body: { error: "The body must be JSON" } };
       }
-      const authz = new Authorizer(deps, subjectOf(principal), snapshot);
       const decision = await decide(deps, authz, principal, parseAuthorizeRequest(body));
       return { status: decision.allowed ? 200 : 403, body: decision };
     } catch (error) {

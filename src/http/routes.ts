@@ -1,9 +1,7 @@
 import { sql } from "kysely";
 import type { Plugin } from "graphql-yoga";
-import { authenticate } from "../auth/authenticate.js";
+import { authenticateRequest } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
-import { subjectOf } from "../auth/principal.js";
-import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
@@ -30,15 +28,13 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/v1/audit/export") {
-        const snapshot = new RequestSnapshot(deps.consistency);
-        let principal;
+        let caller;
         try {
-          principal = await authenticate(deps, jwt, request.headers.get("authorization"), snapshot);
+          caller = await authenticateRequest(deps, jwt, request.headers.get("authorization"));
         } catch {
           return json({ error: "Missing or invalid credentials" }, 401);
         }
-        const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot);
-        endResponse(await auditExportResponse(deps.db, authz, principal, url));
+        endResponse(await auditExportResponse(deps.db, caller.authz, caller.principal, url));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
         const answer = await authorize(request.headers.get("authorization"), () => request.json());
