@@ -7,10 +7,47 @@ const CONTRACT = new URL("../../shared/spec/contract.graphql", import.meta.url);
 const PRINTED = new URL("../schema/schema.graphql", import.meta.url);
 
 /**
- * Contract parts not built yet (empty: the whole contract is built). The test fails if a gap
- * appears that is not listed here, and if a listed gap has been closed (so it never goes stale).
+ * Contract parts not built yet: the names appended to contract.graphql on 2026-11-25, which
+ * the open issues build. The test fails if a gap appears that is not listed here, and if a
+ * listed gap has been closed (so the list never goes stale): remove each name as it is built.
  */
-const NOT_YET_BUILT = new Set<string>([]);
+const NOT_YET_BUILT = new Set<string>([
+  "ChainRunStatus",
+  "Sensitivity",
+  "AccessRequestStatus",
+  "SsoGroupMapping",
+  "AccessRequest",
+  "AccessRequestInput",
+  "TeamLimits",
+  "ScimToken",
+  "CreateScimTokenPayload",
+  "PermissionExplanation",
+  "Query.explainPermission",
+  "Organization.ssoGroupMappings",
+  "ChainRun.status changed type from ChainRunStatus! to String!.",
+  "Mutation.revokeInvitation",
+  "Mutation.promoteDeployment",
+  "Mutation.scaleDeployment",
+  "Mutation.removeDeployment",
+  "Mutation.deleteEnvironment",
+  "Mutation.deleteTrainingProject",
+  "Mutation.deleteServiceAccount",
+  "Mutation.updateChainRun",
+  "Mutation.decideChainRun",
+  "Mutation.cancelChainRun",
+  "Mutation.setSsoConnection",
+  "Mutation.setSsoGroupMapping",
+  "Mutation.deleteSsoGroupMapping",
+  "Mutation.createScimToken",
+  "Mutation.revokeScimToken",
+  "Mutation.setKeyPolicy",
+  "Mutation.rotateApiKey",
+  "Mutation.requestAccess",
+  "Mutation.approveAccessRequest",
+  "Mutation.denyAccessRequest",
+  "Mutation.setIpAllowlist",
+  "Mutation.setTeamLimits",
+]);
 
 describe("the GraphQL schema", () => {
   it("schema/schema.graphql is printed from the code (run `npm run schema:print`)", () => {
