@@ -42,7 +42,7 @@ export interface Workload {
  */
 export async function seedWorkload(db: Db, scale: Scale): Promise<Workload> {
   return db.transaction().execute(async (tx) => {
-    const { user: admin } = await findOrCreateUser(tx, "admin@bench.test");
+    const { user: admin } = await findOrCreateUser(tx, "admin@bench.test", { verified: true });
     const org = await createOrganizationIn(tx, "Bench", admin.id);
     const adminKey = (await issueApiKey(tx, { kind: "PERSONAL", name: "bench", user_id: admin.id, created_by: admin.id })).secret;
 
@@ -73,7 +73,7 @@ export async function seedWorkload(db: Db, scale: Scale): Promise<Workload> {
     const memberKeys: { key: string; teamIds: string[] }[] = [];
     const roles: TeamRole[] = ["MEMBER", "OPERATOR", "VIEWER", "ADMIN"];
     for (let u = 0; u < scale.users; u++) {
-      const { user } = await findOrCreateUser(tx, `user-${u}@bench.test`);
+      const { user } = await findOrCreateUser(tx, `user-${u}@bench.test`, { verified: true });
       await insertOrgMembership(tx, org.id, user.id, "MEMBER");
       await writeRelationships(tx, { orgId: org.id }, { add: [orgRole(org.id, user.id, "MEMBER"), userInOrg(user.id, org.id)] });
       const count = (u % 3) + 1;

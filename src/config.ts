@@ -14,6 +14,13 @@ export interface Config {
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
   /** How long requests keep being served after SIGTERM, while /readyz answers 503. */
   shutdownDrainMs: number;
+  invitations: {
+    lifetimeHours: number;
+    /** The link emailed to the invitee; `{token}` is replaced by the invitation's secret. */
+    linkTemplate: string;
+  };
+  /** Absent: no mail transport; inviteMember returns the token for the inviter to deliver. */
+  mail: { smtpUrl: string; from: string } | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -77,8 +84,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const shutdownDrainMs = Number(env.SHUTDOWN_DRAIN_MS ?? 1000);
   if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) problems.push(`SHUTDOWN_DRAIN_MS must be a whole number of milliseconds, got "${env.SHUTDOWN_DRAIN_MS}"`);
 
+  const invitations = {
+    lifetimeHours: positive("INVITATION_LIFETIME_HOURS", 7 * 24),
+    linkTemplate: env.INVITATION_LINK ?? `http://localhost:${port}/accept-invitation?token={token}`,
+  };
+  if (!invitations.linkTemplate.includes("{token}")) problems.push("INVITATION_LINK must contain {token}");
+  let mail: Config["mail"];
+  if (env.SMTP_URL) {
+    if (!/^smtps?:\/\//.test(env.SMTP_URL)) problems.push("SMTP_URL must start with smtp:// or smtps://");
+    mail = { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM ?? "Orgraph <no-reply@localhost>" };
+  }
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, shutdownDrainMs };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, shutdownDrainMs, invitations, mail };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -11,6 +11,7 @@ import type { AuditDraft } from "./modules/audit/audit.js";
 import type { Logger } from "./logger.js";
 import type { ApiKey } from "./modules/api-key/api-key.repository.js";
 import type { GatewayVerdict } from "./modules/gateway/authorize.js";
+import type { InvitationMailer } from "./modules/member/invitation-mail.js";
 import type { SecretBox } from "./modules/secret/secret-box.js";
 
 /** Answers kept across requests, each valid for one stamp (authz/stamped-cache.ts). */
@@ -32,6 +33,8 @@ export interface AppDeps {
   sync: RelationshipSync;
   caches: AuthzCaches;
   secretBox: SecretBox;
+  /** Emails invitation links when SMTP_URL is set; absent, the inviter receives the token. */
+  mailer: InvitationMailer | undefined;
   /** Allowed invocations per team and minute, written in batches. */
   usage: Coalescer<number>;
   /** When each API key was last used, written in batches. */

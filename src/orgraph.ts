@@ -9,6 +9,7 @@ import { openDatabase } from "./db/connect.js";
 import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { StampedCache } from "./authz/stamped-cache.js";
+import { createInvitationMailer } from "./modules/member/invitation-mail.js";
 import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 
@@ -71,7 +72,11 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, usage, keyLastUsed, lifecycle: { draining: false }, logger };
+    const mailer = config.mail ? createInvitationMailer(config.mail, config.invitations.linkTemplate) : undefined;
+    if (mailer) cleanups.push(() => mailer.close());
+    const deps: AppDeps = {
+      config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle: { draining: false }, logger,
+    };
     return { app: createApp(deps, { jwt }), deps, close: cleanup };
   } catch (error) {
     await cleanup();

@@ -23,6 +23,8 @@ beforeAll(async () => {
   const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
   await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
+  const spare = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "spare@example.test", role: MEMBER }) { invitation { id } } }`, { o });
+  await step("revokeInvitation", "member.revoke_invitation", `mutation($i: ID!) { revokeInvitation(id: $i) { status } }`, { i: spare.invitation.id });
   const user = (await step("acceptInvitation", "member.accept_invitation", `mutation($t: String!) { acceptInvitation(token: $t) { user { id } } }`, { t: invite.token }, null)).user.id;
   await step("setOrgRole", "member.set_role", `mutation($o: ID!, $u: ID!) { setOrgRole(organizationId: $o, userId: $u, role: BILLING_ADMIN) { role } }`, { o, u: user });
   await step("addTeamMember", "team.member.add", `mutation($t: ID!, $u: ID!) { addTeamMember(teamId: $t, principalId: $u, role: VIEWER) { role } }`, { t: team, u: user });

@@ -25,7 +25,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Query.explainPermission",
   "Organization.ssoGroupMappings",
   "ChainRun.status changed type from ChainRunStatus! to String!.",
-  "Mutation.revokeInvitation",
   "Mutation.promoteDeployment",
   "Mutation.scaleDeployment",
   "Mutation.removeDeployment",

@@ -2,6 +2,7 @@ import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { findApiKeyBySecretHash } from "../modules/api-key/api-key.repository.js";
 import { findOrCreateUser } from "../modules/user/user.repository.js";
+import { verifyAccount } from "../modules/user/user.service.js";
 import type { JwtVerifier } from "./jwt.js";
 import { subjectOf, type Principal } from "./principal.js";
 import { hashSecret, parseSecret } from "./secrets.js";
@@ -54,11 +55,17 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
   return { kind: "API_KEY", id: key.id, teamId: key.team_id!, via };
 }
 
-/** A valid token of a new email provisions its user on the spot (just-in-time). */
+/**
+ * A valid token of a new email provisions its user on the spot (just-in-time); the first
+ * token that says email_verified verifies an unverified account (user.service.ts).
+ */
 async function authenticateJwt(deps: AppDeps, verify: JwtVerifier, token: string): Promise<Principal> {
   const claims = await verify(token);
   if (!claims) throw new AuthenticationError("Invalid or expired token");
-  const { user, created } = await deps.db.transaction().execute((tx) => findOrCreateUser(tx, claims.email));
+  const { user, created } = await deps.db
+    .transaction()
+    .execute((tx) => findOrCreateUser(tx, claims.email, { verified: claims.emailVerified }));
   if (created) await deps.sync.flush();
+  if (!user.verified_at && claims.emailVerified) await verifyAccount(deps, user.id);
   return { kind: "USER", id: user.id, via: { method: "jwt", subject: claims.subject } };
 }

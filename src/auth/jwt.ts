@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config.js";
 
-export type JwtVerifier = (token: string) => Promise<{ email: string; subject: string } | undefined>;
+export type JwtVerifier = (token: string) => Promise<{ email: string; subject: string; emailVerified: boolean } | undefined>;
 
 /**
  * Verifies OIDC JWTs against the configured issuer and audience, with keys from a JWKS URL
@@ -24,6 +24,6 @@ export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Pro
     }
     const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : "";
     if (!email || payload.email_verified === false || !payload.sub) return undefined;
-    return { email, subject: payload.sub };
+    return { email, subject: payload.sub, emailVerified: payload.email_verified === true };
   };
 }

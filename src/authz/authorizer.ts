@@ -49,7 +49,7 @@ export class Authorizer {
   private readonly checks: DataLoader<CheckItem, boolean, string>;
 
   constructor(
-    private readonly deps: AuthorizerDeps,
+    readonly deps: AuthorizerDeps,
     /** The SpiceDB subject the caller acts as; undefined when unauthenticated. */
     readonly subject: ObjectRef | undefined,
     readonly snapshot: RequestSnapshot = new RequestSnapshot(deps.consistency),

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(config);
   try {
     const result = await database.db.transaction().execute(async (tx) => {
-      const { user } = await findOrCreateUser(tx, email);
+      const { user } = await findOrCreateUser(tx, email, { verified: true });
       const org = await createOrganizationIn(tx, orgName, user.id);
       const { secret } = await issueApiKey(tx, { kind: "PERSONAL", name: "bootstrap", user_id: user.id, created_by: user.id });
       return { organizationId: org.id, userId: user.id, apiKey: secret };

@@ -8,6 +8,7 @@ type Timestamp = ColumnType<Date, Date | string, Date | string>;
 export type OrgRole = "ADMIN" | "BILLING_ADMIN" | "MEMBER";
 export type TeamRole = "ADMIN" | "MEMBER" | "OPERATOR" | "VIEWER";
 export type PrincipalType = "user" | "service_account" | "api_key";
+export type ApiKeyType = "FULL_ACCESS" | "INFERENCE_ONLY" | "METRICS_ONLY";
 
 export interface OrganizationTable {
   id: string;
@@ -20,6 +21,8 @@ export interface UserTable {
   /** Lower-cased; the identity of a person. */
   email: string;
   display_name: string;
+  /** Null until the first verified sign-in (OIDC, email_verified) of an account made by a signed-out invitation acceptance. */
+  verified_at: Date | null;
   created_at: CreatedAt;
 }
 
@@ -58,6 +61,9 @@ export interface InvitationTable {
   expires_at: Timestamp;
   invited_by: string;
   accepted_by: string | null;
+  revoked_by: string | null;
+  /** When it was accepted or revoked. */
+  decided_at: Date | null;
   created_at: CreatedAt;
 }
 
@@ -72,7 +78,7 @@ export interface ApiKeyTable {
   user_id: string | null;
   team_id: string | null;
   service_account_id: string | null;
-  type: "FULL_ACCESS" | "INFERENCE_ONLY" | "METRICS_ONLY" | null;
+  type: ApiKeyType | null;
   created_by: string | null;
   created_at: CreatedAt;
   expires_at: Date | null;

@@ -110,7 +110,7 @@ export class Seed {
     const { db, sync } = this.app.orgraph.deps;
     const email = uniqueEmail("admin");
     const result = await db.transaction().execute(async (tx) => {
-      const { user } = await findOrCreateUser(tx, email);
+      const { user } = await findOrCreateUser(tx, email, { verified: true });
       const org = await createOrganizationIn(tx, name, user.id);
       const { secret } = await issueApiKey(tx, { kind: "PERSONAL", name: "seed", user_id: user.id, created_by: user.id });
       return { orgId: org.id, userId: user.id, key: secret };

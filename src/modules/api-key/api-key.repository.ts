@@ -24,3 +24,13 @@ export async function insertApiKey(
     .executeTakeFirstOrThrow();
   return { apiKey, secret };
 }
+
+/** Revokes every live key that acts as the user or that the user created; returns them. */
+export const revokeKeysMintedBy = (tx: Tx, userId: string, at: Date) =>
+  tx
+    .updateTable("api_keys")
+    .set({ revoked_at: at })
+    .where((eb) => eb.or([eb("user_id", "=", userId), eb("created_by", "=", userId)]))
+    .where("revoked_at", "is", null)
+    .returningAll()
+    .execute();

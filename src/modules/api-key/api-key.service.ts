@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { KEY_TYPE_GRANTS, requireDominates, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
@@ -7,6 +8,7 @@ import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../principal.js";
+import { listEnvironments } from "../environment/environment.repository.js";
 import { findTeam, type Team } from "../team/team.repository.js";
 import { getTeam, teamRef } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
@@ -50,10 +52,15 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   if (input.serviceAccountId) {
     rejectTeamKeyOptions(input, "service-account");
     expectId(input.serviceAccountId, "ServiceAccount");
+    // Visibility first: an invisible account answers exactly as a nonexistent one.
+    await ctx.authz.requireVisible(ref("service_account", input.serviceAccountId));
     const account = await ctx.db.selectFrom("service_accounts").selectAll().where("id", "=", input.serviceAccountId).executeTakeFirst();
-    if (!account) throw notFound("service account not found");
+    if (!account) throw notFound("service_account not found");
     const team = await getTeam(ctx, account.team_id);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
+    // The key acts as the account: only someone who holds everything it holds may have one.
+    const environments = (await listEnvironments(ctx.db, team.id)).map((e) => ref("environment", e.id));
+    await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
     return writeTransaction(ctx, (tx) =>
       issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at }, { team }),
     );
@@ -63,6 +70,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     const team = await getTeam(ctx, input.teamId);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     if (!input.type) throw badInput("A team key needs a type: FULL_ACCESS, INFERENCE_ONLY or METRICS_ONLY");
+    await requireHeld(ctx.authz, teamRef(team.id), KEY_TYPE_GRANTS[input.type], `create a ${input.type} key`);
     const scope = { environmentIds: await scopeIds(ctx, team, "environments", input.environmentIds), modelIds: await scopeIds(ctx, team, "models", input.modelIds) };
     return writeTransaction(ctx, (tx) =>
       issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at }, { team, scope }),

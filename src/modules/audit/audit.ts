@@ -33,6 +33,7 @@ const ACTIONS: Record<string, string> = {
   renameOrganization: "organization.rename",
   inviteMember: "member.invite",
   acceptInvitation: "member.accept_invitation",
+  revokeInvitation: "member.revoke_invitation",
   removeMember: "member.remove",
   setOrgRole: "member.set_role",
   createTeam: "team.create",

@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { CHAIN_ACCESS_GRANTS, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import { badInput, notFound } from "../../errors.js";
@@ -124,6 +125,7 @@ async function shareTarget(ctx: AppContext, chainId: string, userId: string): Pr
 /** Gives the user exactly `access` on the chain (replacing any other access they had). */
 export async function shareChain(ctx: AppContext, chainId: string, userId: string, access: ChainAccess): Promise<Chain> {
   const { chain, team } = await shareTarget(ctx, chainId, userId);
+  await requireHeld(ctx.authz, chainRef(chainId), CHAIN_ACCESS_GRANTS[access], `share this chain as ${access}`);
   await writeTransaction(ctx, async (tx) => {
     const current = await findRelationships(tx, { resource: chainRef(chainId), relations: CHAIN_ACCESS_RELATIONS, subject: ref("user", userId) });
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove: current, add: [chainAccess(chainId, userId, access)] });

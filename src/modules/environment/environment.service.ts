@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { ENVIRONMENT_GRANT, requireHeld } from "../../authz/no-escalation.js";
 import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
@@ -63,6 +64,7 @@ export async function setEnvironmentRestricted(ctx: AppContext, id: string, rest
 export async function grantEnvironmentAccess(ctx: AppContext, id: string, principalId: string): Promise<Environment> {
   const { environment, team } = await manageAccess(ctx, id);
   const principal = await resolveTeamPrincipal(ctx, team, principalId, { teamKeys: true });
+  await requireHeld(ctx.authz, environmentRef(id), ENVIRONMENT_GRANT, "grant access to this environment");
   await writeTransaction(ctx, (tx) =>
     writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [environmentGrantee(id, principal)] }),
   );

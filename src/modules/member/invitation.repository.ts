@@ -1,26 +1,71 @@
-import type { Db, Row, Tx } from "../../db/database.js";
+import type { Db, OrgRole, Row, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
 
-export type Invitation = Row<"invitations">;
+/** An invitation, with its inviter's current org role: an invitation is void once that is not ADMIN. */
+export type Invitation = Row<"invitations"> & { inviter_role: OrgRole | null };
 
-export const findInvitationByTokenHash = (db: Db | Tx, hash: string) =>
-  db.selectFrom("invitations").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+export type InvitationStatus = "PENDING" | "ACCEPTED" | "REVOKED" | "EXPIRED" | "VOID";
 
-export const listPendingInvitations = (db: Db, orgId: string) =>
+/** What an invitation is now: stored (accepted, revoked) or derived (expired, void). */
+export function invitationStatus(invitation: Invitation, now = Date.now()): InvitationStatus {
+  if (invitation.status !== "PENDING") return invitation.status;
+  if (invitation.expires_at.getTime() <= now) return "EXPIRED";
+  if (invitation.inviter_role !== "ADMIN") return "VOID";
+  return "PENDING";
+}
+
+const withInviter = (db: Db | Tx) =>
   db
-    .selectFrom("invitations")
-    .selectAll()
-    .where("org_id", "=", orgId)
-    .where("status", "=", "PENDING")
-    .where("expires_at", ">", new Date())
-    .orderBy("created_at", "desc")
-    .execute();
+    .selectFrom("invitations as i")
+    .leftJoin("org_memberships as m", (join) => join.onRef("m.org_id", "=", "i.org_id").onRef("m.user_id", "=", "i.invited_by"))
+    .selectAll("i")
+    .select("m.role as inviter_role");
 
-/** Marks a pending invitation accepted; undefined when it was not pending any more (used twice). */
+export const findInvitation = (db: Db | Tx, id: string) => withInviter(db).where("i.id", "=", id).executeTakeFirst();
+
+export const findInvitationByTokenHash = (db: Db | Tx, hash: string) => withInviter(db).where("i.token_hash", "=", hash).executeTakeFirst();
+
+/** The organization's newest invitations, whatever their status. */
+export const listInvitations = (db: Db, orgId: string, limit: number) =>
+  withInviter(db).where("i.org_id", "=", orgId).orderBy("i.created_at", "desc").orderBy("i.id", "desc").limit(limit).execute();
+
+export const insertInvitation = (
+  tx: Tx,
+  values: { orgId: string; email: string; role: OrgRole; teams: unknown; tokenHash: string; expiresAt: Date; invitedBy: string },
+) =>
+  tx
+    .insertInto("invitations")
+    .values({
+      id: newId("Invitation"),
+      org_id: values.orgId,
+      email: values.email,
+      role: values.role,
+      teams: values.teams === null ? null : JSON.stringify(values.teams),
+      token_hash: values.tokenHash,
+      status: "PENDING",
+      expires_at: values.expiresAt,
+      invited_by: values.invitedBy,
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+
+/** Marks a pending, unexpired invitation accepted; undefined when it was not any more (used twice, expired, revoked). */
 export const markAccepted = (tx: Tx, id: string, userId: string) =>
   tx
     .updateTable("invitations")
-    .set({ status: "ACCEPTED", accepted_by: userId })
+    .set({ status: "ACCEPTED", accepted_by: userId, decided_at: new Date() })
     .where("id", "=", id)
     .where("status", "=", "PENDING")
-    .returningAll()
+    .where("expires_at", ">", new Date())
+    .returning("id")
+    .executeTakeFirst();
+
+/** Marks a pending invitation revoked; undefined when it was already decided. */
+export const markRevoked = (tx: Tx, id: string, revokedBy: string) =>
+  tx
+    .updateTable("invitations")
+    .set({ status: "REVOKED", revoked_by: revokedBy, decided_at: new Date() })
+    .where("id", "=", id)
+    .where("status", "=", "PENDING")
+    .returning("id")
     .executeTakeFirst();

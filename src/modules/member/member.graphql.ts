@@ -1,7 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { notFound } from "../../errors.js";
 import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { OrganizationRef, OrgRoleEnum } from "../organization/organization.graphql.js";
 import { listOrgMemberships, type OrgMembership } from "../organization/organization.repository.js";
@@ -10,8 +9,12 @@ import { TeamMembershipRef, TeamRoleEnum } from "../team/team.graphql.js";
 import { listMembershipsInOrg } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { UserRef } from "../user/user.graphql.js";
-import { listPendingInvitations, type Invitation } from "./invitation.repository.js";
-import { acceptInvitation, inviteMember, removeMember, setOrgRole } from "./member.service.js";
+import { invitationStatus, listInvitations, type Invitation } from "./invitation.repository.js";
+import { acceptInvitation, getInvitation, inviteMember, revokeInvitation } from "./invitation.service.js";
+import { removeMember, setOrgRole } from "./member.service.js";
+
+/** Organization.invitations lists this many, newest first. */
+const INVITATIONS_LISTED = 200;
 
 export const OrgMembershipRef = builder.objectRef<OrgMembership>("OrgMembership");
 export const InvitationRef = builder.objectRef<Invitation>("Invitation");
@@ -33,17 +36,14 @@ builder.node(InvitationRef, {
   id: { resolve: (invitation) => invitation.id },
   // Only those who manage the organization's members see its invitations.
   authScopes: (invitation) => ({ visible: scopeKey(orgRef(invitation.org_id), "manage_members") }),
-  loadOne: async (id, ctx) => {
-    const invitation = await ctx.db.selectFrom("invitations").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!invitation) throw notFound("invitation not found");
-    return invitation;
-  },
+  loadOne: (id, ctx) => getInvitation(ctx, id),
   fields: (t) => ({
     email: t.exposeString("email"),
     role: t.field({ type: OrgRoleEnum, resolve: (i) => i.role }),
     status: t.field({
       type: "String",
-      resolve: (i) => (i.status === "PENDING" && i.expires_at.getTime() <= Date.now() ? "EXPIRED" : i.status),
+      description: "PENDING, ACCEPTED, REVOKED, EXPIRED, or VOID (its inviter is no longer an org ADMIN).",
+      resolve: (i) => invitationStatus(i),
     }),
     expiresAt: t.field({ type: "DateTime", resolve: (i) => i.expires_at }),
   }),
@@ -61,9 +61,9 @@ builder.objectFields(OrganizationRef, (t) => ({
   }, { name: "OrgMembershipConnection" }, { name: "OrgMembershipEdge" }),
   invitations: t.field({
     type: [InvitationRef],
-    description: "Pending invitations.",
+    description: `The newest ${INVITATIONS_LISTED} invitations, whatever their status.`,
     authScopes: (org) => ({ can: scopeKey(orgRef(org.id), "manage_members") }),
-    resolve: (org, _args, ctx) => listPendingInvitations(ctx.db, org.id),
+    resolve: (org, _args, ctx) => listInvitations(ctx.db, org.id, INVITATIONS_LISTED),
   }),
 }));
 
@@ -86,7 +86,10 @@ const InviteMemberInput = builder.inputType("InviteMemberInput", {
 const InvitePayload = builder.objectRef<Awaited<ReturnType<typeof inviteMember>>>("InvitePayload").implement({
   fields: (t) => ({
     invitation: t.expose("invitation", { type: InvitationRef }),
-    token: t.exposeString("token", { description: "The secret of the invitation link, shown once, for the inviter to deliver." }),
+    token: t.exposeString("token", {
+      nullable: true,
+      description: "The secret of the invitation link, shown once, for the inviter to deliver — only when no mail transport is configured (SMTP_URL unset); null when the invitation was emailed.",
+    }),
   }),
 });
 
@@ -111,6 +114,11 @@ builder.mutationFields((t) => ({
     skipTypeScopes: true,
     args: { token: t.arg.string({ required: true }) },
     resolve: (_root, { token }, ctx) => acceptInvitation(ctx, token),
+  }),
+  revokeInvitation: t.field({
+    type: InvitationRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => revokeInvitation(ctx, id),
   }),
   removeMember: t.boolean({
     args: { organizationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },

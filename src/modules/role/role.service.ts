@@ -1,5 +1,6 @@
 import { ref } from "../../authz/model.js";
 import { CUSTOM_ROLE_PERMISSIONS } from "../../authz/catalog.js";
+import { customRoleGrants, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { Db, Row } from "../../db/database.js";
@@ -61,6 +62,9 @@ export async function createRole(ctx: AppContext, orgId: string, name: string, p
 export async function updateRole(ctx: AppContext, id: string, permissions: string[]): Promise<Role> {
   const role = await getRole(ctx, id);
   const granted = validPermissions(permissions);
+  // The change reaches every assignment at once: the caller must hold it on each of their teams.
+  const teams = [...new Set((await listAssignments(ctx.db, id)).map((a) => a.team_id))];
+  await Promise.all(teams.map((teamId) => requireHeld(ctx.authz, ref("team", teamId), customRoleGrants(granted), `give the role "${role.name}" these permissions`)));
   describeAudit(ctx, { orgId: role.org_id, targetId: id, diff: { permissions: { before: role.permissions, after: granted } } });
   return writeTransaction(ctx, async (tx) => {
     const updated = await tx.updateTable("roles").set({ permissions: JSON.stringify(granted) }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
@@ -95,6 +99,7 @@ export async function assignRole(ctx: AppContext, roleId: string, teamId: string
   const team = await findTeam(ctx.db, teamId);
   if (!team || team.org_id !== role.org_id) throw badInput("The team must belong to the role's organization");
   const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  await requireHeld(ctx.authz, ref("team", teamId), customRoleGrants(role.permissions), `assign the role "${role.name}"`);
   return writeTransaction(
     ctx,
     async (tx) => {

@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import { writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
 import type { Db, Row, TeamRole } from "../../db/database.js";
@@ -27,6 +28,7 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
   const accountName = validName(name, "service account name");
   const team = await getTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_keys");
+  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `create a service account with the ${role} role`);
   return writeTransaction(
     ctx,
     async (tx) => {

@@ -76,3 +76,7 @@ export function listCandidateTeams(db: Db, principal: { kind: string; id: string
       : query.where("id", "=", principal.teamId ?? "");
   return query.orderBy("org_id").orderBy("name").execute();
 }
+
+/** Which of `ids` are teams of the organization. */
+export const findTeamIdsInOrg = async (db: Db | Tx, orgId: string, ids: string[]) =>
+  ids.length === 0 ? [] : (await db.selectFrom("teams").select("id").where("org_id", "=", orgId).where("id", "in", ids).execute()).map((t) => t.id);

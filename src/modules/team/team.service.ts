@@ -1,4 +1,5 @@
 import { ref } from "../../authz/model.js";
+import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
@@ -72,6 +73,7 @@ export async function addTeamMember(ctx: AppContext, teamId: string, principalId
   const team = await getTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `grant the ${role} role`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: null, after: role } } });
   return writeTransaction(
     ctx,
@@ -101,6 +103,8 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
+  // Both sides: no granting what one lacks, and no demoting someone who holds more.
+  await requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...TEAM_ROLE_GRANTS[current.role]], `change a ${current.role} to ${role}`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: role } } });
   return writeTransaction(ctx, async (tx) => {
     const membership = await tx
@@ -128,6 +132,7 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
+  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[current.role], `remove a ${current.role}`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
