@@ -152,6 +152,14 @@ const grants: Grant[] = [
     needs: ["environment:manage_access", "resources:write"],
     run: async (key) => app.gql(key, `mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: prodId, p: await freshUser() }),
   },
+  {
+    name: "setEnvironmentRestricted(false): every team writer may then deploy there",
+    needs: ["environment:manage_access", "resources:write"],
+    run: async (key) => {
+      const created = await gqlOk(org.admin.key, `mutation($t: ID!, $n: String!) { createEnvironment(teamId: $t, name: $n, restricted: true) { id } }`, { t: teamId, n: `r-${Math.random().toString(36).slice(2, 10)}` });
+      return app.gql(key, `mutation($e: ID!) { setEnvironmentRestricted(id: $e, restricted: false) { restricted } }`, { e: created.createEnvironment.id });
+    },
+  },
   ...Object.entries({ VIEWER: ["chain:view"], RUNNER: ["chain:view", "chain:run"], EDITOR: ["chain:view", "chain:run", "chain:edit"] }).map(
     ([access, confers]): Grant => ({
       name: `shareChain as ${access}`,

@@ -52,6 +52,8 @@ async function manageAccess(ctx: AppContext, id: string) {
 
 export async function setEnvironmentRestricted(ctx: AppContext, id: string, restricted: boolean): Promise<Environment> {
   const { environment: before, team } = await manageAccess(ctx, id);
+  // Lifting the restriction lets every team writer deploy here: a grant to all of them at once.
+  if (!restricted) await requireHeld(ctx.authz, environmentRef(id), ENVIRONMENT_GRANT, "lift this environment's restriction");
   describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: id, diff: { restricted: { before: before.restricted, after: restricted } } });
   return writeTransaction(ctx, async (tx) => {
     const environment = await tx.updateTable("environments").set({ restricted }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
