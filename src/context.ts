@@ -46,6 +46,8 @@ export interface AppContext {
   deps: AppDeps;
   db: Db;
   requestId: string;
+  /** The peer address of the HTTP connection (never a forwarded header); undefined outside the Node listener. */
+  clientAddress: string | undefined;
   principal: Principal | undefined;
   authz: Authorizer;
   loaders: Loaders;
