@@ -64,7 +64,7 @@ export async function startOrgraph(
     sync.startBackgroundFlush();
     cleanups.push(() => sync.stop());
 
-    const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
+    const jwt = config.jwt ? await createJwtVerifier(config.jwt, logger) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
     const usage = createUsageRecorder(database.db, logger);
     const keyLastUsed = createLastUsedRecorder(database.db, logger);
