@@ -15,6 +15,8 @@ import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usa
 export interface Orgraph {
   app: App;
   deps: AppDeps;
+  /** Settles when serving is no longer safe (lifecycle.failed); the server then exits. */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -38,10 +40,19 @@ export async function startOrgraph(
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();
   };
+  const lifecycle: AppDeps["lifecycle"] = { draining: false };
+  let fail: (error: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  // Fail closed: from now on every request is refused, and the server shuts down.
+  const lockLost = (error: Error) => {
+    lifecycle.failed = "the embedded SpiceDB's database lock was lost";
+    logger.fatal({ err: error }, "lost the embedded SpiceDB's database lock: another server may start on this database; refusing every request and shutting down");
+    fail(error);
+  };
   try {
     // PGlite's files and the in-memory SpiceDB belong to one process.
     if (!config.databaseUrl) cleanups.push(lockDataDir(config.dataDir, "the Orgraph server"));
-    else if (config.spicedb.kind === "embedded") cleanups.push(await lockEmbeddedDatabase(config.databaseUrl));
+    else if (config.spicedb.kind === "embedded") cleanups.push(await lockEmbeddedDatabase(config.databaseUrl, lockLost));
     const database = await openDatabase(config, (error) => logger.warn({ err: error }, "an idle Postgres connection was closed"));
     cleanups.push(() => database.close());
 
@@ -71,8 +82,8 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
-    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, usage, keyLastUsed, lifecycle: { draining: false }, logger };
-    return { app: createApp(deps, { jwt }), deps, close: cleanup };
+    const deps: AppDeps = { config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, usage, keyLastUsed, lifecycle, logger };
+    return { app: createApp(deps, { jwt }), deps, failed, close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

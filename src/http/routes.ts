@@ -22,6 +22,9 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
     async onRequest({ request, url, endResponse, fetchAPI }) {
       const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
         endResponse(fetchAPI.Response.json(body, { status, headers }));
+      if (deps.lifecycle.failed) {
+        return json({ status: "failed", reason: deps.lifecycle.failed, errors: [{ message: "This server can no longer serve safely", extensions: { code: "AUTHZ_UNAVAILABLE" } }] }, 503);
+      }
       if (url.pathname === "/healthz") {
         json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
