@@ -8,6 +8,7 @@ import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
+import { clientAddressOf } from "./http/client-address.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
@@ -37,7 +38,8 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     landingPage: false,
     logging: false,
     plugins: [useOrgraphRoutes(deps, options.jwt, authorize), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
-    context: async ({ request }): Promise<AppContext> => {
+    // Served by the Node listener, the server context carries Node's `req` (its peer address).
+    context: async ({ request, ...serverContext }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
       const logger = deps.logger.child({ requestId });
       let caller;
@@ -48,7 +50,8 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
         throw error;
       }
       const { principal, authz } = caller;
-      return { deps, db: deps.db, requestId, principal, authz, loaders: createLoaders(deps.db), logger };
+      const clientAddress = clientAddressOf(serverContext);
+      return { deps, db: deps.db, requestId, clientAddress, principal, authz, loaders: createLoaders(deps.db), logger };
     },
     maskedErrors: {
       // Expected failures carry one of the spec's codes and pass through. GraphQL's own

@@ -3,7 +3,9 @@ import type { Logger } from "./logger.js";
 /**
  * Accumulates per-key values in memory and writes them in one batch on a timer, so that a hot
  * path (every authenticated request, every gateway decision) never waits for a write.
- * A failed write puts its batch back to be retried; `stop()` writes what is left.
+ * A failed write puts its batch back to be retried; `stop()` writes what is left, retrying
+ * `finalAttempts` times, and if it still cannot, logs at error level exactly what is lost
+ * (every key and value), so an operator can re-apply it by hand.
  */
 export class Coalescer<V> {
   private pending = new Map<string, V>();
@@ -13,6 +15,7 @@ export class Coalescer<V> {
     private readonly write: (batch: Map<string, V>) => Promise<void>,
     private readonly merge: (older: V, newer: V) => V,
     private readonly logger: Logger,
+    private readonly options: { name: string; finalAttempts?: number; retryDelayMs?: number } = { name: "coalesced writes" },
   ) {}
 
   add(key: string, value: V): void {
@@ -41,6 +44,20 @@ export class Coalescer<V> {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, "final coalesced write failed"));
+    const attempts = this.options.finalAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.flush();
+        return;
+      } catch (error) {
+        if (attempt >= attempts) {
+          const lost = Object.fromEntries(this.pending);
+          this.logger.error({ err: error, lost, entries: this.pending.size }, `${this.options.name}: the final write failed ${attempt} times; these are lost`);
+          return;
+        }
+        this.logger.warn({ err: error, attempt }, `${this.options.name}: the final write failed; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, (this.options.retryDelayMs ?? 500) * attempt));
+      }
+    }
   }
 }

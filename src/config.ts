@@ -12,6 +12,8 @@ export interface Config {
   /** 32 bytes, base64: encrypts secret values. Absent: a key generated into `dataDir`. */
   secretKey: string | undefined;
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
+  /** The security log's bound: newest rows kept per source (client address or principal) and overall. */
+  securityLog: { maxPerSource: number; maxRows: number };
   /** How long requests keep being served after SIGTERM, while /readyz answers 503. */
   shutdownDrainMs: number;
   invitations: {
@@ -81,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authorizePerSecond: positive("RATE_LIMIT_AUTHORIZE_PER_SECOND", 5_000),
   };
 
+  const securityLog = { maxPerSource: positive("SECURITY_LOG_MAX_PER_SOURCE", 1_000), maxRows: positive("SECURITY_LOG_MAX_ROWS", 100_000) };
+
   const shutdownDrainMs = Number(env.SHUTDOWN_DRAIN_MS ?? 1000);
   if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) problems.push(`SHUTDOWN_DRAIN_MS must be a whole number of milliseconds, got "${env.SHUTDOWN_DRAIN_MS}"`);
 
@@ -96,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, shutdownDrainMs, invitations, mail };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, shutdownDrainMs, invitations, mail };
 }
 
 function parseBoolean(value: string): boolean | undefined {

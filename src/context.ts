@@ -39,8 +39,12 @@ export interface AppDeps {
   usage: Coalescer<number>;
   /** When each API key was last used, written in batches. */
   keyLastUsed: Coalescer<Date>;
-  /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending, while requests drain. */
-  lifecycle: { draining: boolean };
+  /**
+   * `draining` is set on SIGTERM: /readyz answers 503 so load balancers stop sending, while
+   * requests drain. `failed` is set when serving is no longer safe (the embedded SpiceDB's
+   * database lock was lost): every request is refused with 503, and the server exits.
+   */
+  lifecycle: { draining: boolean; failed?: string };
   logger: Logger;
 }
 
@@ -49,6 +53,8 @@ export interface AppContext {
   deps: AppDeps;
   db: Db;
   requestId: string;
+  /** The peer address of the HTTP connection (never a forwarded header); undefined outside the Node listener. */
+  clientAddress: string | undefined;
   principal: Principal | undefined;
   authz: Authorizer;
   loaders: Loaders;

@@ -16,6 +16,8 @@ import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usa
 export interface Orgraph {
   app: App;
   deps: AppDeps;
+  /** Settles when serving is no longer safe (lifecycle.failed); the server then exits. */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -39,10 +41,19 @@ export async function startOrgraph(
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();
   };
+  const lifecycle: AppDeps["lifecycle"] = { draining: false };
+  let fail: (error: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  // Fail closed: from now on every request is refused, and the server shuts down.
+  const lockLost = (error: Error) => {
+    lifecycle.failed = "the embedded SpiceDB's database lock was lost";
+    logger.fatal({ err: error }, "lost the embedded SpiceDB's database lock: another server may start on this database; refusing every request and shutting down");
+    fail(error);
+  };
   try {
     // PGlite's files and the in-memory SpiceDB belong to one process.
     if (!config.databaseUrl) cleanups.push(lockDataDir(config.dataDir, "the Orgraph server"));
-    else if (config.spicedb.kind === "embedded") cleanups.push(await lockEmbeddedDatabase(config.databaseUrl));
+    else if (config.spicedb.kind === "embedded") cleanups.push(await lockEmbeddedDatabase(config.databaseUrl, lockLost));
     const database = await openDatabase(config, (error) => logger.warn({ err: error }, "an idle Postgres connection was closed"));
     cleanups.push(() => database.close());
 
@@ -65,7 +76,7 @@ export async function startOrgraph(
     sync.startBackgroundFlush();
     cleanups.push(() => sync.stop());
 
-    const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
+    const jwt = config.jwt ? await createJwtVerifier(config.jwt, logger) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
     const usage = createUsageRecorder(database.db, logger);
     const keyLastUsed = createLastUsedRecorder(database.db, logger);
@@ -75,9 +86,9 @@ export async function startOrgraph(
     const mailer = config.mail ? createInvitationMailer(config.mail, config.invitations.linkTemplate) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
     const deps: AppDeps = {
-      config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle: { draining: false }, logger,
+      config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger,
     };
-    return { app: createApp(deps, { jwt }), deps, close: cleanup };
+    return { app: createApp(deps, { jwt }), deps, failed, close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   // and release storage.
   let stopping = false;
   const DRAIN_MS = config.shutdownDrainMs;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     orgraph.deps.lifecycle.draining = true;
@@ -31,13 +31,15 @@ async function main(): Promise<void> {
     setTimeout(() => {
       server.close(() => {
         orgraph.close().then(
-          () => process.exit(0),
+          () => process.exit(exitCode),
           () => process.exit(1),
         );
       });
     }, DRAIN_MS);
     setTimeout(() => process.exit(1), DRAIN_MS + 10_000).unref();
   };
+  // Serving is no longer safe (orgraph.ts already refuses every request): exit, with an error.
+  void orgraph.failed.then(() => stop("fatal", 1));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

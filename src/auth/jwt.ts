@@ -1,14 +1,35 @@
 import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config.js";
+import { authzUnavailable } from "../errors.js";
+import type { Logger } from "../logger.js";
 
 export type JwtVerifier = (token: string) => Promise<{ email: string; subject: string; emailVerified: boolean } | undefined>;
 
 /**
+ * jose's codes for a token that is wrong (bad signature, expired, wrong claims, unknown key
+ * id…). Anything else (the JWKS endpoint unreachable, timing out, answering 500 or garbage)
+ * says nothing about the token: it is an outage.
+ */
+const BAD_TOKEN = new Set([
+  "ERR_JWT_EXPIRED",
+  "ERR_JWT_CLAIM_VALIDATION_FAILED",
+  "ERR_JWT_INVALID",
+  "ERR_JWS_INVALID",
+  "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+  "ERR_JWKS_NO_MATCHING_KEY",
+  "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+  "ERR_JOSE_ALG_NOT_ALLOWED",
+  "ERR_JOSE_NOT_SUPPORTED",
+]);
+
+/**
  * Verifies OIDC JWTs against the configured issuer and audience, with keys from a JWKS URL
  * (fetched and cached by jose) or a PEM public key (JWT_ALGORITHM, default RS256). The `email` claim names the user; a token
- * whose email the issuer says is unverified is refused.
+ * whose email the issuer says is unverified is refused. A token that fails verification is
+ * `undefined` (401); keys that cannot be fetched are AUTHZ_UNAVAILABLE (503), logged: the
+ * caller may well hold a good token.
  */
-export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Promise<JwtVerifier> {
+export async function createJwtVerifier(config: NonNullable<Config["jwt"]>, logger: Logger): Promise<JwtVerifier> {
   const key = config.jwksUrl
     ? createRemoteJWKSet(new URL(config.jwksUrl))
     : await importSPKI(config.publicKeyPem ?? "", config.algorithm);
@@ -19,8 +40,10 @@ export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Pro
         issuer: config.issuer,
         audience: config.audience,
       }));
-    } catch {
-      return undefined;
+    } catch (error) {
+      if (BAD_TOKEN.has((error as { code?: string }).code ?? "")) return undefined;
+      logger.error({ err: error, jwksUrl: config.jwksUrl }, "the issuer's keys (JWKS) could not be fetched: OIDC tokens cannot be verified");
+      throw authzUnavailable();
     }
     const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : "";
     if (!email || payload.email_verified === false || !payload.sub) return undefined;

@@ -22,7 +22,11 @@ export interface AuthzClient {
   writeSchema(schema: string): Promise<void>;
   /** Applies the updates atomically (≤ 1,000 per call); returns the ZedToken of the write. */
   write(updates: RelationshipUpdate[]): Promise<string>;
-  /** One answer per item, in order; an item SpiceDB could not decide is `false` (fail closed). */
+  /**
+   * One answer per item, in order. An item SpiceDB answers with an error fails the whole call
+   * (the caller turns it into AUTHZ_UNAVAILABLE): an error is not a deny. CONDITIONAL_PERMISSION
+   * (a caveat whose context was not given) is `false`: only HAS_PERMISSION allows.
+   */
   checkBulk(items: CheckItem[], consistency: Consistency): Promise<boolean[]>;
   lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]>;
   readRelationships(resourceType: string): Promise<Relationship[]>;
@@ -86,11 +90,12 @@ export class SpiceDbClient implements AuthzClient {
       ),
     });
     const response = await this.permissions.checkBulkPermissions(request, ...this.call());
-    return response.pairs.map(
-      (pair) =>
-        pair.response.oneofKind === "item" &&
-        pair.response.item.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
-    );
+    return response.pairs.map((pair, i) => {
+      if (pair.response.oneofKind === "item") return pair.response.item.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
+      const item = items[i]!;
+      const reason = pair.response.oneofKind === "error" ? pair.response.error.message : "no answer";
+      throw new Error(`SpiceDB could not check ${item.resource.type}:${item.resource.id}#${item.permission}@${item.subject.type}:${item.subject.id}: ${reason}`);
+    });
   }
 
   async lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]> {

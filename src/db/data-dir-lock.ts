@@ -52,23 +52,42 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The lock connection's application_name, so an operator (or a test) can find it in pg_stat_activity. */
+export const EMBEDDED_LOCK_APPLICATION = "orgraph-embedded-spicedb-lock";
+
 /**
  * With DATABASE_URL and the embedded SpiceDB, the "data folder" is the database: a second
  * server would keep its own in-memory SpiceDB that the first one's writes never reach. A
  * session-level advisory lock, held on a connection of its own for the life of the process,
  * lets only one such server run per database.
+ *
+ * The lock dies with its connection (a network cut, a restart of Postgres, an operator's
+ * pg_terminate_backend), and then a second server may start: `onLost` is called, and the
+ * server must stop serving (orgraph.ts, server.ts).
  */
-export async function lockEmbeddedDatabase(databaseUrl: string): Promise<() => Promise<void>> {
+export async function lockEmbeddedDatabase(databaseUrl: string, onLost: (error: Error) => void): Promise<() => Promise<void>> {
   const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: EMBEDDED_LOCK_APPLICATION });
   await client.connect();
-  client.on("error", () => {}); // the lock dies with the connection; nothing to do here
+  let releasing = false;
+  let lost = false;
+  const lose = (error: Error) => {
+    if (releasing || lost) return;
+    lost = true;
+    onLost(error);
+  };
+  client.on("error", lose);
+  client.on("end", () => lose(new Error("the lock connection was closed")));
   const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock(hashtext('orgraph:embedded-spicedb')) as locked");
   if (!rows[0]?.locked) {
+    releasing = true;
     await client.end();
     throw new DataDirLockedError(
       "Another Orgraph server with the embedded SpiceDB is using this database. Run one, or point every server at a shared SpiceDB (SPICEDB_ENDPOINT).",
     );
   }
-  return () => client.end();
+  return async () => {
+    releasing = true;
+    if (!lost) await client.end();
+  };
 }

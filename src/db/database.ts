@@ -188,7 +188,7 @@ export type AuditResult = "SUCCESS" | "DENIED" | "ERROR";
 
 export interface AuditEventTable {
   id: string;
-  /** The hash chain it belongs to: its organization's id ("" for events outside any). */
+  /** The hash chain it belongs to: its organization's id ("" for events of older versions outside any: those now go to security_events). */
   chain: string;
   /** Its position in the chain. */
   seq: ColumnType<string, number, never>;
@@ -233,6 +233,34 @@ export interface AuthzStateTable {
   revision: ColumnType<string, number | undefined, number>;
 }
 
+/** A mutation by a caller who is not a member of the organization it names (migration 0009). */
+export interface SecurityEventTable {
+  seq: Generated<string>;
+  at: Date;
+  /** Whose rows these are, for the per-source bound: `addr:<client address>` signed out, else `principal:<kind>:<id>`. */
+  source: string;
+  client_address: string | null;
+  actor_id: string | null;
+  auth_method: string | null;
+  auth_ref: string | null;
+  action: string;
+  /** The organization the attempt named or touched (the caller is not a member of it). */
+  claimed_org_id: string | null;
+  team_id: string | null;
+  target_id: string | null;
+  result: AuditResult;
+  error: string | null;
+  diff: Json;
+  request_id: string | null;
+}
+
+/** Security events trimmed to keep the log bounded, per source. */
+export interface SecurityLogDropTable {
+  source: string;
+  dropped: ColumnType<string, number, number>;
+  last_dropped_at: Date;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -253,6 +281,8 @@ export interface Database {
   service_accounts: ServiceAccountTable;
   usage_counts: UsageCountTable;
   audit_events: AuditEventTable;
+  security_events: SecurityEventTable;
+  security_log_drops: SecurityLogDropTable;
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
   authz_state: AuthzStateTable;

@@ -6,6 +6,7 @@ import * as auditAndRoles from "./migrations/2026_11_24_0004_audit_and_roles.js"
 import * as sharedZedToken from "./migrations/2026_11_24_0005_shared_zed_token.js";
 import * as changeRevision from "./migrations/2026_11_24_0006_change_revision.js";
 import * as invitationLifecycle from "./migrations/2026_11_25_0007_invitation_lifecycle.js";
+import * as securityLog from "./migrations/2026_11_25_0009_security_log.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_24_0005_shared_zed_token": sharedZedToken,
   "2026_11_24_0006_change_revision": changeRevision,
   "2026_11_25_0007_invitation_lifecycle": invitationLifecycle,
+  "2026_11_25_0009_security_log": securityLog,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

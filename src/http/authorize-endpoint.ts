@@ -19,6 +19,7 @@ export type AuthorizeEndpoint = (authorization: string | null, readBody: () => P
 /** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many, 503 SpiceDB unavailable. */
 export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthorizeEndpoint {
   return async (authorization, readBody) => {
+    if (deps.lifecycle.failed) return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
     try {
       const { principal, authz } = await authenticateRequest(deps, jwt, authorization);
       if (!principal) return { status: 401, body: { allowed: false, reason: "Missing credentials" } };

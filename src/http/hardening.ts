@@ -5,6 +5,7 @@ import type { Plugin } from "graphql-yoga";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config } from "../config.js";
 import type { AppContext } from "../context.js";
+import { UNKNOWN_ADDRESS } from "../modules/audit/audit.js";
 
 /**
  * Limits that keep one caller from hurting everyone:
@@ -12,7 +13,8 @@ import type { AppContext } from "../context.js";
  *   suggestions ("did you mean …") are not given (graphql-armor);
  * - introspection can be switched off for production (GRAPHQL_INTROSPECTION=false);
  * - request bodies over MAX_BODY_BYTES are refused (413);
- * - mutations and gateway decisions are rate limited per credential (429 with Retry-After).
+ * - mutations and gateway decisions are rate limited per credential, signed-out mutations per
+ *   client address (429 with Retry-After).
  */
 export function hardeningPlugins(config: Config, limits: RateLimits): Plugin[] {
   const plugins: Plugin[] = [
@@ -79,8 +81,10 @@ function useMutationRateLimit(limits: RateLimits): Plugin {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== OperationTypeNode.MUTATION) return;
       const ctx = args.contextValue as unknown as AppContext;
-      // Per credential; anonymous callers (accepting an invitation) share one bucket per request id's absence.
-      const credential = ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : "anonymous";
+      // Per credential; signed-out callers (accepting an invitation) per client address, so one
+      // abuser cannot lock out every invitee. Without a peer address (yoga.fetch, no Node
+      // listener) they share one bucket.
+      const credential = ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : `addr:${ctx.clientAddress ?? UNKNOWN_ADDRESS}`;
       const retryAfter = await limits.mutation(credential);
       if (retryAfter > 0) setResultAndStopExecution({ errors: [rateLimited(retryAfter)] });
     },

@@ -3,6 +3,7 @@ import type { Plugin } from "graphql-yoga";
 import { authenticateRequest } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { AppDeps } from "../context.js";
+import { errorCode } from "../errors.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 
@@ -21,6 +22,9 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
     async onRequest({ request, url, endResponse, fetchAPI }) {
       const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
         endResponse(fetchAPI.Response.json(body, { status, headers }));
+      if (deps.lifecycle.failed) {
+        return json({ status: "failed", reason: deps.lifecycle.failed, errors: [{ message: "This server can no longer serve safely", extensions: { code: "AUTHZ_UNAVAILABLE" } }] }, 503);
+      }
       if (url.pathname === "/healthz") {
         json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
@@ -31,7 +35,9 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         let caller;
         try {
           caller = await authenticateRequest(deps, jwt, request.headers.get("authorization"));
-        } catch {
+        } catch (error) {
+          // An identity provider that cannot be reached is an outage, not a bad credential.
+          if (errorCode(error) === "AUTHZ_UNAVAILABLE") return json({ error: "Authorization is unavailable" }, 503);
           return json({ error: "Missing or invalid credentials" }, 401);
         }
         endResponse(await auditExportResponse(deps.db, caller.authz, caller.principal, url));

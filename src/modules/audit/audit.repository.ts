@@ -6,7 +6,8 @@ import { newId } from "../../ids.js";
 export type AuditEvent = Row<"audit_events">;
 
 export interface NewAuditEvent {
-  orgId: string | null;
+  /** Only a member's events are chained into an organization; the rest go to security_events. */
+  orgId: string;
   teamId: string | null;
   actorId: string | null;
   authMethod: string | null;
@@ -43,7 +44,7 @@ function canonical(value: unknown): string | null {
 
 /** Appends to the organization's chain, serialized per chain by an advisory lock held to commit. */
 export async function appendAuditEvent(tx: Tx, event: NewAuditEvent): Promise<void> {
-  const chain = event.orgId ?? "";
+  const chain = event.orgId;
   await sql`select pg_advisory_xact_lock(hashtext(${`audit:${chain}`}))`.execute(tx);
   const last = await tx.selectFrom("audit_events").select(["seq", "hash"]).where("chain", "=", chain).orderBy("seq", "desc").limit(1).executeTakeFirst();
   const row = {
@@ -119,4 +120,18 @@ export function listAuditEvents(db: Db, filter: AuditFilter, options: { after?: 
   if (filter.to) query = query.where("at", "<", filter.to);
   if (options.after) query = query.where("id", "<", options.after);
   return query.orderBy("id", "desc").limit(options.limit).execute();
+}
+
+/**
+ * Whether the caller belongs to the organization, from the stored memberships (never from
+ * the request's input): a user through its membership, a service account or team key through
+ * its team.
+ */
+export async function isOrgMember(db: Db | Tx, principal: { kind: string; id: string; teamId?: string } | undefined, orgId: string): Promise<boolean> {
+  if (!principal) return false;
+  if (principal.kind === "USER") {
+    return Boolean(await db.selectFrom("org_memberships").select("user_id").where("org_id", "=", orgId).where("user_id", "=", principal.id).executeTakeFirst());
+  }
+  if (!principal.teamId) return false;
+  return Boolean(await db.selectFrom("teams").select("id").where("id", "=", principal.teamId).where("org_id", "=", orgId).executeTakeFirst());
 }

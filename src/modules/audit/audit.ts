@@ -4,7 +4,9 @@ import type { AppContext } from "../../context.js";
 import type { AuditResult, Db, Tx } from "../../db/database.js";
 import { errorCode } from "../../errors.js";
 import { typeOfId } from "../../ids.js";
-import { appendAuditEvent } from "./audit.repository.js";
+import { appendAuditEvent, isOrgMember } from "./audit.repository.js";
+import { capDiff, capString } from "./cap.js";
+import { insertSecurityEvent, trimSecurityLog } from "./security-log.repository.js";
 
 /**
  * What the running mutation will record. The wrapper starts it from the field and its
@@ -20,6 +22,10 @@ export interface AuditDraft {
   /** Set by describeAudit: the service named the target itself. */
   explicit?: boolean;
   written?: boolean;
+  /** `orgId` as read before the mutation ran, when the caller was a member of it then (a member who leaves is still one for this event). */
+  memberAtStart?: string;
+  /** Set when the event went to the security log, whose bound is restored after the mutation. */
+  securitySource?: string;
 }
 
 /** For services: name what the running mutation changed (before/after, its target, its organization). */
@@ -130,26 +136,40 @@ export async function ownerOf(db: Db | Tx, id: string): Promise<{ orgId?: string
   }
 }
 
-/** Writes the draft as an event of `result`, in `tx`. */
+/**
+ * Writes the draft as an event of `result`, in `tx`: into its organization's hash chain when
+ * the caller is a member of that organization (before or after the change, as Postgres says),
+ * else into the bounded security log. Recorded input and errors are capped (cap.ts).
+ */
 export async function recordAudit(tx: Tx, ctx: AppContext, result: AuditResult, error: string | null = null): Promise<void> {
   const draft = ctx.audit;
   if (!draft || draft.written) return;
   const principal = ctx.principal;
-  await appendAuditEvent(tx, {
-    orgId: draft.orgId ?? null,
-    teamId: draft.teamId ?? null,
+  const who = {
     actorId: principal?.id ?? null,
     authMethod: principal?.via.method ?? null,
     authRef: principal ? credentialOf(principal) : null,
     action: draft.action,
+    teamId: draft.teamId ?? null,
     targetId: draft.targetId ?? null,
     result,
-    error,
-    diff: draft.diff ?? null,
+    error: capString(error),
+    diff: capDiff(draft.diff) ?? null,
     requestId: ctx.requestId,
-  });
+  };
+  const orgId = draft.orgId;
+  if (orgId && (orgId === draft.memberAtStart || (await isOrgMember(tx, principal, orgId)))) {
+    await appendAuditEvent(tx, { ...who, orgId });
+  } else {
+    const source = principal ? `principal:${principal.kind}:${principal.id}` : `addr:${ctx.clientAddress ?? UNKNOWN_ADDRESS}`;
+    await insertSecurityEvent(tx, { ...who, source, clientAddress: ctx.clientAddress ?? null, claimedOrgId: orgId ?? null });
+    draft.securitySource = source;
+  }
   draft.written = true;
 }
+
+/** The client address of requests that did not come through the Node listener (yoga.fetch in tests): one shared source. */
+export const UNKNOWN_ADDRESS = "unknown";
 
 /**
  * After the change: unless the service named it, the target is what the mutation returned
@@ -176,6 +196,9 @@ const DENIED_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"]);
 /**
  * Wraps every Mutation field: starts its audit draft, and when the mutation fails before
  * its change was written, records the attempt (DENIED or ERROR) in a transaction of its own.
+ * The organization named by the input is only a candidate: recordAudit chains the event into
+ * it only for a member of it. A successful mutation's event is written in its change's
+ * transaction (writeTransaction), or here: if that write fails, the mutation fails.
  */
 export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
   const fields = schema.getMutationType()?.getFields() ?? {};
@@ -184,12 +207,14 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
     const action = ACTIONS[field.name] ?? `mutation.${field.name}`;
     field.resolve = async (source, args: Record<string, unknown>, ctx: AppContext, info) => {
       const ids = argumentIds(args);
-      ctx.audit = { action, targetId: ids[0], diff: { input: redact(args) } };
+      const draft: AuditDraft = { action, targetId: ids[0], diff: { input: redact(args) } };
+      ctx.audit = draft;
       // Where the mutation acts, read before it runs: a deletion removes what would tell.
       for (const id of ids) {
-        Object.assign(ctx.audit, await ownerOf(ctx.db, id).catch(() => ({})));
-        if (ctx.audit.orgId) break;
+        Object.assign(draft, await ownerOf(ctx.db, id).catch(() => ({})));
+        if (draft.orgId) break;
       }
+      if (draft.orgId && (await isOrgMember(ctx.db, ctx.principal, draft.orgId))) draft.memberAtStart = draft.orgId;
       try {
         const result = await resolve(source, args, ctx, info);
         if (!ctx.audit.written) await ctx.db.transaction().execute((tx) => recordAudit(tx, ctx, "SUCCESS"));
@@ -204,6 +229,14 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
             .catch((auditError: unknown) => ctx.logger.error({ err: auditError }, "could not record a failed mutation in the audit log"));
         }
         throw error;
+      } finally {
+        const securitySource = draft.securitySource;
+        // The event is written; a failed trim only leaves the log over its bound until the next one.
+        if (securitySource) {
+          await trimSecurityLog(ctx.db, securitySource, ctx.deps.config.securityLog).catch((trimError: unknown) =>
+            ctx.logger.error({ err: trimError }, "could not trim the security log"),
+          );
+        }
       }
     };
   }

@@ -19,6 +19,7 @@ export function createUsageRecorder(db: Db, logger: Logger): Coalescer<number> {
     },
     (a, b) => a + b,
     logger,
+    { name: "usage counts (invocations per team and minute)" },
   );
 }
 
@@ -55,5 +56,6 @@ export function createLastUsedRecorder(db: Db, logger: Logger): Coalescer<Date> 
     },
     (a, b) => (a > b ? a : b),
     logger,
+    { name: "API keys' last use" },
   );
 }
