@@ -95,7 +95,8 @@ describe("managing roles", () => {
     expect(codes(await app.gql(lead.key, createRole, { o: org.orgId, n: "Nope", p: ["team:view"] }))).toEqual(["FORBIDDEN"]);
     expect(codes(await app.gql(lead.key, `query($o: ID!) { organization(id: $o) { roles { id } } }`, { o: org.orgId }))).toEqual(["FORBIDDEN"]);
     const roleId = (await app.ok(org.admin.key, createRole, { o: org.orgId, n: "Listed", p: ["metrics:read"] })).createRole.id;
-    expect(codes(await app.gql(lead.key, assign, { r: roleId, t: teamId, p: lead.userId }))).toEqual(["FORBIDDEN"]);
+    // Roles are visible to roles:manage holders only: to anyone else a role is as if it did not exist.
+    expect(codes(await app.gql(lead.key, assign, { r: roleId, t: teamId, p: lead.userId }))).toEqual(["NOT_FOUND"]);
     await app.ok(org.admin.key, assign, { r: roleId, t: teamId, p: lead.userId });
     const roles = await app.ok(org.admin.key, `query($o: ID!) { organization(id: $o) { roles { name permissions assignments { team { id } principal { id } } } } }`, { o: org.orgId });
     expect(roles.organization.roles.find((r: any) => r.name === "Listed")).toEqual({
@@ -122,5 +123,29 @@ describe("managing roles", () => {
     expect((await authorize(app, sa.secret, { action: "invoke", model: "llama", environment: "prod" })).status).toBe(403);
     await app.ok(org.admin.key, assign, { r: roleId, t: teamId, p: sa.serviceAccount.id });
     expect((await authorize(app, sa.secret, { action: "invoke", model: "llama", environment: "prod" })).status).toBe(200);
+  });
+});
+
+describe("a role answers as nonexistent to whoever may not manage its organization's roles", () => {
+  it("updateRole, assignRole, deleteRole and node: the same answer for another organization's role and for none", async () => {
+    const stranger = await app.seed.org("Elsewhere");
+    const member = await app.seed.member(org, "MEMBER", [{ teamId, role: "ADMIN" }], "team-admin");
+    const roleId = (await app.ok(org.admin.key, createRole, { o: org.orgId, n: "Hidden", p: ["team:view"] })).createRole.id as string;
+    const none = roleId.slice(0, -16) + "0123456789abcdef";
+    const calls = [
+      (id: string) => [`mutation($r: ID!) { updateRole(id: $r, permissions: ["team:view"]) { id } }`, { r: id }] as const,
+      (id: string) => [`mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`, { r: id, t: teamId, p: member.userId }] as const,
+      (id: string) => [`mutation($r: ID!) { deleteRole(id: $r) }`, { r: id }] as const,
+      (id: string) => [`query($r: ID!) { node(id: $r) { id } }`, { r: id }] as const,
+    ];
+    for (const key of [stranger.admin.key, member.key]) {
+      for (const call of calls) {
+        const [query, variables] = call(roleId);
+        const [, noneVariables] = call(none);
+        const seen = await app.gql(key, query, variables);
+        expect(codes(seen)).toEqual(["NOT_FOUND"]);
+        expect(seen).toEqual(await app.gql(key, query, noneVariables));
+      }
+    }
   });
 });

@@ -1,13 +1,11 @@
 import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { notFound } from "../../errors.js";
-import { expectId } from "../../ids.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef } from "../user/user.graphql.js";
-import { assignRole, createRole, deleteRole, listAssignments, listRoles, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
+import { assignRole, createRole, deleteRole, getRole, listAssignments, listRoles, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
 
 const RoleRef = builder.objectRef<Role>("Role");
 const RoleAssignmentRef = builder.objectRef<RoleAssignment>("RoleAssignment");
@@ -16,12 +14,7 @@ builder.node(RoleRef, {
   id: { resolve: (role) => role.id },
   // Custom roles are org ADMIN business (roles:manage).
   authScopes: (role) => ({ visible: scopeKey(orgRef(role.org_id), "roles_manage") }),
-  loadOne: async (id, ctx) => {
-    expectId(id, "Role");
-    const role = await ctx.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!role) throw notFound("role not found");
-    return role;
-  },
+  loadOne: (id, ctx) => getRole(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
     permissions: t.exposeStringList("permissions"),

@@ -29,11 +29,11 @@ function validPermissions(permissions: string[]): string[] {
   return [...new Set(permissions)].sort();
 }
 
-async function getRole(ctx: AppContext, id: string): Promise<Role> {
+/** The role, for those who manage its organization's roles; NOT_FOUND for everyone else, whether or not it exists. */
+export async function getRole(ctx: AppContext, id: string): Promise<Role> {
   expectId(id, "Role");
   const role = await ctx.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!role) throw notFound("role not found");
-  await ctx.authz.require(orgRef(role.org_id), "roles_manage");
+  if (!role || !(await ctx.authz.can(orgRef(role.org_id), "roles_manage"))) throw notFound();
   return role;
 }
 
