@@ -29,9 +29,10 @@ import { buildWorld } from "./helpers/attacker-world.js";
  *  (c) for every object a sampled principal may not see, viewerPermissions, node, team and
  *      organization answer exactly as for a nonexistent id of the same kind, and a denied
  *      mutation on an invisible target answers exactly as on a nonexistent one;
- *  (d) for the caller, every list (Organization.teams, Team.chains, Team.models) paged with
- *      first: 1 reaches each visible item exactly once, hasNextPage true until the end,
- *      and no visible team is nulled by a hidden item beneath it.
+ *  (d) for the caller, after each step that changed something and after the last: every
+ *      list (Organization.teams, Team.chains, Team.models) paged with first: 1 reaches
+ *      each visible item exactly once, hasNextPage true until the end, and no visible
+ *      team is nulled by a hidden item beneath it.
  * The issue's known attacks (KNOWN_ATTACKS) run first, then random sequences.
  * A failure prints the fast-check seed, the shrunk step list and the property's message,
  * which names the principal (label@world-org), the object and the expected vs actual
@@ -67,6 +68,8 @@ const step: fc.Arbitrary<Step> = fc.record({
 const KNOWN_ATTACKS: [Step[]][] = [
   // Takeover: B's creator invites A's team admin to B, then accepts signed out.
   [[{ op: "inviteMember", caller: 16, object: 1, principal: 1, choice: 1 }, { op: "acceptInvitation", caller: 0, object: 0, principal: 0, choice: 0 }, { op: "renameTeam", caller: 0, object: 0, principal: 0, choice: 0 }]],
+  // A void invitation: A's org-admin invites a fresh address as ADMIN, is removed, the invitation is accepted.
+  [[{ op: "inviteMember", caller: 6, object: 0, principal: 20, choice: 0 }, { op: "removeMember", caller: 1, object: 0, principal: 5, choice: 0 }, { op: "acceptInvitation", caller: 0, object: 0, principal: 0, choice: 0 }]],
   // Escalation: the holder of team:manage_members (custom role) makes itself team ADMIN.
   [[{ op: "setTeamRole", caller: 10, object: 0, principal: 9, choice: 0 }, { op: "createServiceAccount", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "renameTeam", caller: 10, object: 0, principal: 0, choice: 0 }]],
 ];
@@ -79,16 +82,18 @@ describe("an attacker with any account, or none, gets nothing its roles do not g
         if (dirty || !world) world = await buildWorld(app);
         dirty = false;
         const ref = world;
-        for (const s of steps) {
+        for (const [index, s] of steps.entries()) {
           const caller = pick([ANONYMOUS, ...ref.principals], s.caller);
           const attempt = plan(s, caller, ref);
           const context = `${s.op} by ${caller.label} ${JSON.stringify(attempt.variables)}`;
           const result = await app.gql(caller.secret || undefined, attempt.query, attempt.variables);
           if (unsupported(result)) continue; // revokeInvitation before it is built
+          const changed = !result.errors?.length;
           const created = await checkOutcome(ref, caller, attempt, result, context);
           const sample = unique([caller, attempt.subject, ...created, pick(ref.principals, s.object + s.principal)]);
           for (const p of sample) await checkPermissions(ref, p, context);
-          await checkPaging(ref, caller, context);
+          // Paging answers change only with the state: checked after a change, and at the end.
+          if (changed || index === steps.length - 1) await checkPaging(ref, caller, context);
         }
       }),
       { examples: KNOWN_ATTACKS, numRuns: process.env.ORGRAPH_LONG_TESTS ? 2000 : 200 },
@@ -108,7 +113,7 @@ async function checkOutcome(ref: Reference, caller: Principal, attempt: Attempt,
     await checkCredentials(result.data, caller, existing, denied, context);
     expect(attempt.allowed, `(a) ${context} succeeded although the reference denies it`).not.toBe("no");
     expect(attempt.allowed, `(a) ${context} succeeded although the reference denies it (and holds it invalid)`).not.toBe("refused");
-    expect(attempt.allowed, `${context} succeeded although the reference holds it invalid`).not.toBe("invalid");
+    expect(attempt.allowed, `(a) ${context} succeeded although the reference holds it invalid`).not.toBe("invalid");
     return created;
   }
   expect(attempt.allowed, `${context} failed (${show(result)}) although the reference allows it`).not.toBe("yes");

@@ -122,7 +122,7 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
       // The invited address: an existing principal's (a takeover attempt) or a fresh one.
       const email = subject?.email ?? `fresh-${step.principal}-${Math.random().toString(36).slice(2, 8)}@attacker.test`;
       const teams = step.choice % 3 === 0 ? null : step.choice % 3 === 1 ? [] : [{ team, role: pick(TEAM_ROLES, step.object) }];
-      const valid = (teams ?? []).every((t) => ref.object(t.team)?.org === org);
+      const valid = (teams ?? []).every((t) => ref.object(t.team)?.org === org) && !(subject && ref.orgRole.has(`${org}|${subject.id}`));
       const permitted = orgAdmin(org) && (teams ?? []).every((t) => !ref.object(t.team) || holds(t.team, roleHolds(t.role)));
       return {
         query: `mutation($i: InviteMemberInput!) { inviteMember(input: $i) { token invitation { id } } }`,
