@@ -8,7 +8,7 @@ import type { AppContext, AppDeps } from "./context.js";
 import { unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
-import { clientAddressOf } from "./http/client-address.js";
+import { clientAddressOf, trustedProxyList } from "./http/client-address.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
@@ -32,6 +32,7 @@ export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { au
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
   const limits = new RateLimits(deps.config.limits);
   const authorize = createAuthorizeEndpoint(deps, options.jwt, limits);
+  const trustedProxies = trustedProxyList(deps.config.trustedProxies);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -50,7 +51,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
         throw error;
       }
       const { principal, authz } = caller;
-      const clientAddress = clientAddressOf(serverContext);
+      const clientAddress = clientAddressOf(serverContext, request.headers.get("x-forwarded-for"), trustedProxies);
       return { deps, db: deps.db, requestId, clientAddress, principal, authz, loaders: createLoaders(deps.db), logger };
     },
     maskedErrors: {

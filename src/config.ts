@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 
 /** Everything Orgraph reads from its environment, validated once at start. */
@@ -14,6 +15,8 @@ export interface Config {
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
   /** The security log's bound: newest rows kept per source (client address or principal) and overall. */
   securityLog: { maxPerSource: number; maxRows: number };
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (none by default). */
+  trustedProxies: string[];
   /** How long requests keep being served after SIGTERM, while /readyz answers 503. */
   shutdownDrainMs: number;
   invitations: {
@@ -85,6 +88,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const securityLog = { maxPerSource: positive("SECURITY_LOG_MAX_PER_SOURCE", 1_000), maxRows: positive("SECURITY_LOG_MAX_ROWS", 100_000) };
 
+  const trustedProxies = (env.TRUSTED_PROXIES ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  for (const proxy of trustedProxies) {
+    const [address = "", bits, ...rest] = proxy.split("/");
+    const max = isIP(address) === 6 ? 128 : 32;
+    if (!isIP(address) || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      problems.push(`TRUSTED_PROXIES must be IP addresses or CIDRs, separated by commas; got "${proxy}"`);
+    }
+  }
+
   const shutdownDrainMs = Number(env.SHUTDOWN_DRAIN_MS ?? 1000);
   if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) problems.push(`SHUTDOWN_DRAIN_MS must be a whole number of milliseconds, got "${env.SHUTDOWN_DRAIN_MS}"`);
 
@@ -100,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, shutdownDrainMs, invitations, mail };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail };
 }
 
 function parseBoolean(value: string): boolean | undefined {

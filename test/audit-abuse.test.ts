@@ -120,3 +120,31 @@ describe("signed-out callers are rate limited per client address", () => {
     expect(sources.map((s) => s.source).sort()).toEqual(["addr:127.0.0.2", "addr:127.0.0.3"]);
   });
 });
+
+describe("behind a trusted proxy (TRUSTED_PROXIES)", () => {
+  let proxied: TestApp;
+  beforeAll(async () => {
+    proxied = await startTestApp({ env: { RATE_LIMIT_MUTATIONS_PER_MINUTE: "2", TRUSTED_PROXIES: "127.0.0.5, 10.0.0.0/8" } });
+  });
+  afterAll(() => proxied?.close());
+
+  it("counts the right-most untrusted X-Forwarded-For entry, and only when the peer is a trusted proxy", async () => {
+    const url = (await proxied.http("/healthz")).url.replace("/healthz", "/graphql");
+    const status = async (from: string, forwardedFor: string) => (await postFrom(from, url, { query: acceptX }, { "x-forwarded-for": forwardedFor })).status;
+    // Client 192.0.2.1, through an inner trusted hop (10.1.1.1) and the proxy; what it wrote further left is ignored.
+    expect([await status("127.0.0.5", "203.0.113.9, 192.0.2.1, 10.1.1.1"), await status("127.0.0.5", "198.51.100.7, 192.0.2.1")]).toEqual([200, 200]);
+    expect(await status("127.0.0.5", "192.0.2.1")).toBe(429);
+    // Another client behind the same proxy has its own bucket.
+    expect(await status("127.0.0.5", "192.0.2.2")).toBe(200);
+    // Not through the proxy: the header is the caller's own word, and not read.
+    expect([await status("127.0.0.6", "192.0.2.3"), await status("127.0.0.6", "192.0.2.4")]).toEqual([200, 200]);
+    expect(await status("127.0.0.6", "192.0.2.5")).toBe(429);
+    const sources = await proxied.orgraph.deps.db.selectFrom("security_events").select("source").distinct().execute();
+    expect(sources.map((s) => s.source).sort()).toEqual(["addr:127.0.0.6", "addr:192.0.2.1", "addr:192.0.2.2"]);
+  });
+
+  it("refuses a TRUSTED_PROXIES entry that is not an address or CIDR", async () => {
+    const { loadConfig } = await import("../src/config.js");
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/33, lb.internal" })).toThrow(/TRUSTED_PROXIES must be IP addresses or CIDRs.*\n.*lb\.internal/);
+  });
+});

@@ -90,6 +90,28 @@ describe("a mutation whose audit event cannot be written fails and changes nothi
     expect((await accept()).data?.acceptInvitation.secret).toMatch(/^ogp_/);
   });
 
+  it("when the change's transaction fails after its event was written (at commit), the failure is still recorded, as ERROR", async () => {
+    const db = app.orgraph.deps.db;
+    // Refuses, at commit, a SUCCESS event of this one action: the failed attempt's ERROR event passes.
+    await sql`create function audit_fault_at_commit() returns trigger language plpgsql as $$
+      begin
+        if new.action = 'team.create' and new.result = 'SUCCESS' then raise exception 'injected: commit refused'; end if;
+        return new;
+      end; $$`.execute(db);
+    await sql`create constraint trigger audit_fault_at_commit after insert on audit_events deferrable initially deferred
+      for each row execute function audit_fault_at_commit()`.execute(db);
+    try {
+      const before = await footprint();
+      const result = await app.gql(org.admin.key, `mutation($o: ID!) { createTeam(organizationId: $o, name: "Late refusal") { id } }`, { o: org.orgId });
+      expect(result.errors?.length).toBe(1);
+      expect(await footprint()).toEqual(before);
+      const events = await db.selectFrom("audit_events").select(["result", "error"]).where("action", "=", "team.create").where("result", "!=", "SUCCESS").execute();
+      expect(events).toEqual([{ result: "ERROR", error: "Unexpected error" }]);
+    } finally {
+      await sql`drop trigger audit_fault_at_commit on audit_events`.execute(db);
+    }
+  });
+
   it("once the audit log can be written, the same mutation succeeds and is recorded", async () => {
     const created = await app.ok(org.admin.key, `mutation($o: ID!) { createTeam(organizationId: $o, name: "Ghost") { id } }`, { o: org.orgId });
     const events = await app.orgraph.deps.db.selectFrom("audit_events").select("result").where("target_id", "=", created.createTeam.id).execute();

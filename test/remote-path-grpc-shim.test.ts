@@ -4,7 +4,7 @@ import { createLogger } from "../src/logger.js";
 import { codes, startTestApp, type TestApp } from "./helpers/app.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { authorize } from "./helpers/gateway.js";
-import { startGrpcSpiceDb, type GrpcSpiceDb } from "./helpers/grpc-spicedb.js";
+import { startGrpcShimOverEmbeddedSpiceDb, type GrpcShimOverEmbeddedSpiceDb } from "./helpers/grpc-shim-over-embedded-spicedb.js";
 import { runScript } from "./helpers/process.js";
 import { connectRemoteSpiceDb } from "../src/authz/client.js";
 import { ConsistencyTracker, RelationshipSync } from "../src/authz/relationships.js";
@@ -12,14 +12,15 @@ import { createApp } from "../src/app.js";
 import { createAuthzCaches, startOrgraph } from "../src/orgraph.js";
 
 /**
- * The production path: SPICEDB_ENDPOINT + token, through @authzed/authzed-node over gRPC, to
- * a real SpiceDB listening on a socket.
+ * Orgraph's production path (SPICEDB_ENDPOINT + token, through @authzed/authzed-node over
+ * real gRPC on a socket), against a grpc-js shim over the embedded SpiceDB, not a SpiceDB
+ * cluster: see helpers/grpc-shim-over-embedded-spicedb.ts for what that cannot prove.
  */
-let spicedb: GrpcSpiceDb;
+let spicedb: GrpcShimOverEmbeddedSpiceDb;
 let app: TestApp;
 
 beforeAll(async () => {
-  spicedb = await startGrpcSpiceDb();
+  spicedb = await startGrpcShimOverEmbeddedSpiceDb();
   app = await startTestApp({ env: { SPICEDB_ENDPOINT: spicedb.endpoint, SPICEDB_TOKEN: spicedb.token, SPICEDB_TLS: "false" } });
 });
 afterAll(async () => {
@@ -27,7 +28,7 @@ afterAll(async () => {
   await spicedb?.close();
 });
 
-describe("Orgraph on a remote SpiceDB over gRPC", () => {
+describe("the remote SpiceDB path, against a grpc-js shim over the embedded SpiceDB (not a SpiceDB cluster)", () => {
   it("writes the schema, writes relationships, checks, bulk checks and looks up", async () => {
     expect(app.orgraph.deps.config.spicedb.kind).toBe("remote");
     const org = await app.seed.org();
@@ -83,7 +84,7 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
   });
 
   it("npm run authz:verify prints drift and exits 1; --repair converges SpiceDB to the record", async () => {
-    const ownSpicedb = await startGrpcSpiceDb();
+    const ownSpicedb = await startGrpcShimOverEmbeddedSpiceDb();
     const env = { SPICEDB_ENDPOINT: ownSpicedb.endpoint, SPICEDB_TOKEN: ownSpicedb.token, SPICEDB_TLS: "false" };
     const own = await startTestApp({ env });
     const org = await own.seed.org("Drifting");
@@ -115,7 +116,7 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
     return { other, client };
   }
 
-  it("several API processes: a revocation acknowledged by one is enforced by another on its next request", async () => {
+  it("several API instances (one process, each with its own SpiceDB client, tokens and caches): a revocation acknowledged by one is enforced by another on its next request", async () => {
     const { other, client } = secondInstance();
     const gqlOn = async (target: typeof other, key: string, query: string, variables: Record<string, unknown>) =>
       (await (await target.fetch(new Request("http://orgraph/graphql", {
@@ -141,7 +142,7 @@ describe("Orgraph on a remote SpiceDB over gRPC", () => {
     }
   });
 
-  it("several API processes: the gateway's cached allows end with a change acknowledged by another process", async () => {
+  it("several API instances (one process, each with its own SpiceDB client, tokens and caches): the gateway's cached allows end with a change acknowledged by another process", async () => {
     const { other, client } = secondInstance();
     const authorizeOn = async (key: string, body: Record<string, unknown>) =>
       (await other.fetch(new Request("http://orgraph/v1/authorize", {
