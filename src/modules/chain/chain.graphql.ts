@@ -1,5 +1,5 @@
 import { builder } from "../../graphql/builder.js";
-import { keysetConnection } from "../../graphql/pagination.js";
+import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { loadPrincipal } from "../principal.js";
@@ -63,10 +63,11 @@ builder.objectFields(TeamRef, (t) => ({
       type: ChainRef,
       description: "Chains the caller can view: all of them for team roles, only the shared ones for chain grantees.",
       resolve: (team, args, ctx) =>
-        keysetConnection(
+        filteredKeysetConnection(
           args,
-          async (after, limit) => ctx.authz.filter(await listChainsPage(ctx.db, team.id, { after, limit }), (c) => chainRef(c.id), "view"),
+          (after, limit) => listChainsPage(ctx.db, team.id, { after, limit }),
           (chain) => chain.id,
+          (rows) => ctx.authz.filter(rows, (c) => chainRef(c.id), "view"),
         ),
     },
     { name: "ChainConnection" },

@@ -1,6 +1,6 @@
 import { notFound } from "../../errors.js";
 import { builder } from "../../graphql/builder.js";
-import { keysetConnection } from "../../graphql/pagination.js";
+import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
 import { loadPrincipal } from "../principal.js";
@@ -52,12 +52,13 @@ builder.objectFields(TeamRef, (t) => ({
   models: t.connection(
     {
       type: ModelRef,
-      description: "The team's models the caller can view (a page from Postgres, filtered by one bulk check).",
+      description: "The team's models the caller can view: Postgres pages, each filtered by one bulk check, until `first` are found or none remain.",
       resolve: (team, args, ctx) =>
-        keysetConnection(
+        filteredKeysetConnection(
           args,
-          async (after, limit) => ctx.authz.filter(await listModelsPage(ctx.db, team.id, { after, limit }), (m) => modelRef(m.id), "view"),
+          (after, limit) => listModelsPage(ctx.db, team.id, { after, limit }),
           (model) => model.id,
+          (rows) => ctx.authz.filter(rows, (m) => modelRef(m.id), "view"),
         ),
     },
     { name: "ModelConnection" },
