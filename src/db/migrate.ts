@@ -5,6 +5,7 @@ import * as keysAndUsage from "./migrations/2026_11_24_0003_keys_and_usage.js";
 import * as auditAndRoles from "./migrations/2026_11_24_0004_audit_and_roles.js";
 import * as sharedZedToken from "./migrations/2026_11_24_0005_shared_zed_token.js";
 import * as changeRevision from "./migrations/2026_11_24_0006_change_revision.js";
+import * as orgBrowse from "./migrations/2026_11_25_0008_org_browse.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_24_0004_audit_and_roles": auditAndRoles,
   "2026_11_24_0005_shared_zed_token": sharedZedToken,
   "2026_11_24_0006_change_revision": changeRevision,
+  "2026_11_25_0008_org_browse": orgBrowse,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
