@@ -16,7 +16,13 @@ export function codedError(code: ErrorCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code, http: { status: HTTP_STATUS[code] } } });
 }
 
-export const notFound = (what = "Not found") => codedError("NOT_FOUND", what);
+/**
+ * Every NOT_FOUND reads the same, whatever was missing: an invisible object must answer
+ * exactly as a nonexistent one, and a message naming which object of a chain failed (the
+ * deployment, or its model?) would tell them apart. `why` documents the call site only.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export const notFound = (why?: string) => codedError("NOT_FOUND", "Not found");
 export const forbidden = (what = "Not allowed") => codedError("FORBIDDEN", what);
 export const badInput = (what: string) => codedError("BAD_USER_INPUT", what);
 export const conflict = (what: string) => codedError("CONFLICT", what);

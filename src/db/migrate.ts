@@ -6,6 +6,7 @@ import * as auditAndRoles from "./migrations/2026_11_24_0004_audit_and_roles.js"
 import * as sharedZedToken from "./migrations/2026_11_24_0005_shared_zed_token.js";
 import * as changeRevision from "./migrations/2026_11_24_0006_change_revision.js";
 import * as invitationLifecycle from "./migrations/2026_11_25_0007_invitation_lifecycle.js";
+import * as orgBrowse from "./migrations/2026_11_25_0008_org_browse.js";
 import * as securityLog from "./migrations/2026_11_25_0009_security_log.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_24_0005_shared_zed_token": sharedZedToken,
   "2026_11_24_0006_change_revision": changeRevision,
   "2026_11_25_0007_invitation_lifecycle": invitationLifecycle,
+  "2026_11_25_0008_org_browse": orgBrowse,
   "2026_11_25_0009_security_log": securityLog,
 };
 

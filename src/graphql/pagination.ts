@@ -32,3 +32,35 @@ export async function keysetConnection<T>(
     },
   };
 }
+
+/** Rows fetched per extra batch at most when earlier batches held too few visible rows. */
+const MAX_BATCH = 1000;
+
+/**
+ * A keyset page of the rows the caller may see: `visible(rows)` keeps those in order (one
+ * bulk check per batch). A batch with too few visible rows does not end the page: further
+ * batches, growing, are fetched after the last row read until the page has `first` visible
+ * rows and one more (so hasNextPage tells the truth) or the rows run out. When everything
+ * is visible this is one Postgres page and one bulk check, as before.
+ */
+export function filteredKeysetConnection<T>(
+  args: ConnectionArgs,
+  fetch: (after: string | undefined, limit: number) => Promise<T[]>,
+  cursorOf: (row: T) => string,
+  visible: (rows: T[]) => Promise<T[]>,
+) {
+  return keysetConnection(
+    args,
+    async (after, wanted) => {
+      const kept: T[] = [];
+      let cursor = after;
+      for (let batch = wanted; ; batch = Math.min(batch * 2, MAX_BATCH)) {
+        const rows = await fetch(cursor, batch);
+        kept.push(...(await visible(rows)));
+        if (kept.length >= wanted || rows.length < batch) return kept.slice(0, wanted);
+        cursor = cursorOf(rows.at(-1)!);
+      }
+    },
+    cursorOf,
+  );
+}

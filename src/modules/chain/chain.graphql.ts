@@ -1,12 +1,12 @@
 import { builder } from "../../graphql/builder.js";
-import { keysetConnection } from "../../graphql/pagination.js";
+import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import { findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
-import { chainRef, createChain, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
+import { chainRef, createChain, secretReferences, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
 
 const ChainAccessEnum = builder.enumType("ChainAccess", { values: ["VIEWER", "RUNNER", "EDITOR"] as const });
 
@@ -20,7 +20,17 @@ builder.node(ChainRef, {
   fields: (t) => ({
     name: t.exposeString("name"),
     team: t.field({ type: TeamRef, resolve: async (chain, _args, ctx) => (await ctx.loaders.team.load(chain.team_id))! }),
-    definition: t.field({ type: "JSON", nullable: true, resolve: (chain) => chain.definition ?? null }),
+    definition: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "Secret names (`{\"$secret\": …}`) read as null unless the caller may read them (chain#read_secret_names).",
+      resolve: async (chain, _args, ctx) => {
+        const definition = chain.definition ?? null;
+        // Only definitions that name a secret cost a check.
+        if (secretReferences(definition).length === 0 || (await ctx.authz.can(chainRef(chain.id), "read_secret_names"))) return definition;
+        return withoutSecretNames(definition);
+      },
+    }),
     runs: t.field({
       type: [ChainRunRef],
       description: "The latest runs, newest first.",
@@ -53,10 +63,11 @@ builder.objectFields(TeamRef, (t) => ({
       type: ChainRef,
       description: "Chains the caller can view: all of them for team roles, only the shared ones for chain grantees.",
       resolve: (team, args, ctx) =>
-        keysetConnection(
+        filteredKeysetConnection(
           args,
-          async (after, limit) => ctx.authz.filter(await listChainsPage(ctx.db, team.id, { after, limit }), (c) => chainRef(c.id), "view"),
+          (after, limit) => listChainsPage(ctx.db, team.id, { after, limit }),
           (chain) => chain.id,
+          (rows) => ctx.authz.filter(rows, (c) => chainRef(c.id), "view"),
         ),
     },
     { name: "ChainConnection" },
@@ -95,3 +106,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => unshareChain(ctx, args.chainId, args.userId),
   }),
 }));
+
+/** The definition with the same structure, every `$secret` name replaced by null. */
+function withoutSecretNames(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecretNames);
+  if (!value || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, key === "$secret" && typeof inner === "string" ? null : withoutSecretNames(inner)]),
+  );
+}

@@ -1,6 +1,8 @@
 import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { loadPrincipal } from "../principal.js";
+import { ref } from "../../authz/model.js";
+import { typeOfId } from "../../ids.js";
+import { loadPrincipal, SUBJECT_TYPE_OF } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef } from "../user/user.graphql.js";
 import { listEnvironments, type Environment } from "./environment.repository.js";
@@ -27,8 +29,11 @@ builder.node(EnvironmentRef, {
     grantees: t.field({
       type: [PrincipalRef],
       description: "Who may manage deployments here while it is restricted (besides org ADMINs).",
+      // A grantee the caller may not view (a team key, for a team VIEWER) drops from the list
+      // (one bulk check); it would otherwise be NOT_FOUND inside a non-null list and null the team.
       resolve: async (environment, _args, ctx) => {
-        const principals = await Promise.all((await listGranteeIds(ctx, environment.id)).map((id) => loadPrincipal(ctx.loaders, id)));
+        const ids = await ctx.authz.filter(await listGranteeIds(ctx, environment.id), (id) => ref(SUBJECT_TYPE_OF[typeOfId(id)!]!, id), "view");
+        const principals = await Promise.all(ids.map((id) => loadPrincipal(ctx.loaders, id)));
         return principals.filter((p) => p !== null);
       },
     }),

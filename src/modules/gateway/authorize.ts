@@ -72,20 +72,37 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   return verdict.decision;
 }
 
+/** Stands in for an id that does not exist, so that every question takes the same path. */
+const NONE = "none";
+
+/**
+ * One path for every question: the same reads and one bulk check whether or not the team,
+ * model and environment exist, so neither the answer nor its timing tells a caller about
+ * objects it may not view. Only a caller who views the team (and, for a key, the model or
+ * environment within its scope) learns that a name does not exist there; to anyone else a
+ * nonexistent team, model or environment is denied exactly as an invisible one is.
+ */
 async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, request: AuthorizeRequest): Promise<GatewayVerdict> {
-  const team = await findTeam(deps.db, teamId);
-  if (!team) return { decision: deny("Unknown team") };
-  const model =
-    typeOfId(request.model) === "Model" ? await findModel(deps.db, request.model) : await findModelByName(deps.db, team.id, request.model);
-  if (!model || model.team_id !== team.id) return { decision: deny("The team has no such model") };
-  const environment = await findEnvironmentByName(deps.db, team.id, request.environment);
-  if (!environment) return { decision: deny("The team has no such environment") };
+  const [team, byName, byId, environment] = await Promise.all([
+    findTeam(deps.db, teamId),
+    findModelByName(deps.db, teamId, request.model),
+    typeOfId(request.model) === "Model" ? findModel(deps.db, request.model) : undefined,
+    findEnvironmentByName(deps.db, teamId, request.environment),
+  ]);
+  const model = byId?.team_id === teamId ? byId : byName;
+  const modelRef = ref("model", model?.id ?? NONE);
+  const environmentRef = ref("environment", environment?.id ?? NONE);
 
   const [modelPermission, environmentPermission] = PERMISSIONS[request.action];
-  const [onModel, onEnvironment] = await Promise.all([
-    authz.can(ref("model", model.id), modelPermission),
-    authz.can(ref("environment", environment.id), environmentPermission),
+  const [onModel, onEnvironment, viewsTeam, viewsModel, viewsEnvironment] = await Promise.all([
+    authz.can(modelRef, modelPermission),
+    authz.can(environmentRef, environmentPermission),
+    authz.can(ref("team", teamId), "view"),
+    authz.can(modelRef, "view"),
+    authz.can(environmentRef, "view"),
   ]);
-  if (!onModel || !onEnvironment) return { decision: deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`) };
-  return { decision: { allowed: true }, team: { id: team.id, orgId: team.org_id } };
+  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, team: { id: team.id, orgId: team.org_id } };
+  if (viewsTeam && !viewsModel) return { decision: deny("The team has no such model") };
+  if (viewsTeam && !viewsEnvironment) return { decision: deny("The team has no such environment") };
+  return { decision: deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`) };
 }

@@ -1,8 +1,9 @@
 import { notFound } from "../../errors.js";
 import { builder } from "../../graphql/builder.js";
-import { keysetConnection } from "../../graphql/pagination.js";
+import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
+import { environmentRef } from "../environment/environment.service.js";
 import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef } from "../user/user.graphql.js";
@@ -21,8 +22,10 @@ builder.node(ModelRef, {
     team: t.field({ type: TeamRef, resolve: async (model, _args, ctx) => (await ctx.loaders.team.load(model.team_id))! }),
     deployments: t.field({
       type: [DeploymentRef],
-      description: "The active deployment in each environment.",
-      resolve: (model, _args, ctx) => ctx.loaders.activeDeployments.load(model.id),
+      description: "The active deployment in each environment the caller can view.",
+      // An environment outside a key's scope drops its deployment (one bulk check).
+      resolve: async (model, _args, ctx) =>
+        ctx.authz.filter(await ctx.loaders.activeDeployments.load(model.id), (d) => environmentRef(d.environment_id), "view"),
     }),
     createdAt: t.field({ type: "DateTime", resolve: (model) => model.created_at }),
   }),
@@ -30,12 +33,14 @@ builder.node(ModelRef, {
 
 builder.node(DeploymentRef, {
   id: { resolve: (deployment) => deployment.id },
-  // A deployment is as visible as its model.
-  authScopes: (deployment) => ({ visible: scopeKey(modelRef(deployment.model_id)) }),
+  // A deployment is visible when both its model and its environment are (key scopes cover both).
+  authScopes: (deployment) => ({
+    $all: { visible: scopeKey(modelRef(deployment.model_id)), $any: { visible: scopeKey(environmentRef(deployment.environment_id)) } },
+  }),
   loadOne: async (id, ctx) => {
     const deployment = await findDeployment(ctx.db, id);
     if (!deployment) throw notFound("deployment not found");
-    await ctx.authz.requireVisible(modelRef(deployment.model_id));
+    await Promise.all([ctx.authz.requireVisible(modelRef(deployment.model_id)), ctx.authz.requireVisible(environmentRef(deployment.environment_id))]);
     return deployment;
   },
   fields: (t) => ({
@@ -52,12 +57,13 @@ builder.objectFields(TeamRef, (t) => ({
   models: t.connection(
     {
       type: ModelRef,
-      description: "The team's models the caller can view (a page from Postgres, filtered by one bulk check).",
+      description: "The team's models the caller can view: Postgres pages, each filtered by one bulk check, until `first` are found or none remain.",
       resolve: (team, args, ctx) =>
-        keysetConnection(
+        filteredKeysetConnection(
           args,
-          async (after, limit) => ctx.authz.filter(await listModelsPage(ctx.db, team.id, { after, limit }), (m) => modelRef(m.id), "view"),
+          (after, limit) => listModelsPage(ctx.db, team.id, { after, limit }),
           (model) => model.id,
+          (rows) => ctx.authz.filter(rows, (m) => modelRef(m.id), "view"),
         ),
     },
     { name: "ModelConnection" },

@@ -1,11 +1,11 @@
 import { ref } from "../../authz/model.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
-import { badInput, notFound } from "../../errors.js";
+import { badInput, forbidden, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { findEnvironmentByName } from "../environment/environment.repository.js";
+import { findEnvironmentByName, type Environment } from "../environment/environment.repository.js";
 import { environmentRef } from "../environment/environment.service.js";
 import { actorId } from "../principal.js";
 import { findTeam, findTeams, type Team } from "../team/team.repository.js";
@@ -56,15 +56,11 @@ export async function deployModel(ctx: AppContext, input: DeployInput): Promise<
   const modelName = validName(input.modelName, "model name");
   const environmentName = validName(input.environment, "environment name");
   const team = input.teamId ? await getTeam(ctx, input.teamId) : await inferDeployTeam(ctx, modelName);
-
-  const environment = await findEnvironmentByName(ctx.db, team.id, environmentName);
-  if (!environment) throw badInput(`The team has no environment named "${environmentName}"; team ADMINs create environments`);
-  const existing = await findModelByName(ctx.db, team.id, modelName);
-  await Promise.all([
-    existing ? ctx.authz.require(modelRef(existing.id), "edit") : ctx.authz.require(teamRef(team.id), "resources_write"),
-    ctx.authz.require(environmentRef(environment.id), "manage"),
+  const [environment, existing] = await Promise.all([
+    findEnvironmentByName(ctx.db, team.id, environmentName),
+    findModelByName(ctx.db, team.id, modelName),
   ]);
-
+  const target = await requireDeploy(ctx, team, environment, existing, environmentName);
   return writeTransaction(
     ctx,
     async (tx) => {
@@ -73,10 +69,45 @@ export async function deployModel(ctx: AppContext, input: DeployInput): Promise<
         model = await insertModel(tx, { teamId: team.id, name: modelName, createdBy: actorId(ctx) });
         await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [modelInTeam(model.id, team.id)] });
       }
-      return insertDeployment(tx, { modelId: model.id, environmentId: environment.id, config: input.config, createdBy: actorId(ctx) });
+      return insertDeployment(tx, { modelId: model.id, environmentId: target.id, config: input.config, createdBy: actorId(ctx) });
     },
     { onConflict: "Another deployment of this model in this environment happened at the same moment; try again" },
   );
+}
+
+/** Stands in for an id that does not exist, so that every question takes the same path. */
+const NONE = "none";
+
+/**
+ * One bulk check decides, and the refusal tells only what the caller may know: a caller who
+ * may not view the team (billing admins and chain guests browse it) learns no environment or
+ * model name; a key learns nothing of models and environments outside its scope, which answer
+ * as nonexistent ones.
+ */
+async function requireDeploy(
+  ctx: AppContext,
+  team: Team,
+  environment: Environment | undefined,
+  existing: Model | undefined,
+  environmentName: string,
+): Promise<Environment> {
+  const model = modelRef(existing?.id ?? NONE);
+  const environmentObject = environmentRef(environment?.id ?? NONE);
+  const [viewsTeam, viewsEnvironment, viewsModel, mayEdit, mayCreate, mayManage] = await Promise.all([
+    ctx.authz.can(teamRef(team.id), "view"),
+    ctx.authz.can(environmentObject, "view"),
+    ctx.authz.can(model, "view"),
+    ctx.authz.can(model, "edit"),
+    ctx.authz.can(teamRef(team.id), "resources_write"),
+    ctx.authz.can(environmentObject, "manage"),
+  ]);
+  const mayWrite = existing ? mayEdit : mayCreate;
+  if (environment && mayWrite && mayManage) return environment;
+  if (!viewsTeam) throw forbidden("You are not allowed to deploy in this team");
+  if (!environment || !viewsEnvironment) throw badInput(`The team has no environment named "${environmentName}"; team ADMINs create environments`);
+  // An existing model the caller may not view (outside a key's scope) answers as a new name would.
+  if (!mayWrite || (existing && !viewsModel)) throw forbidden("You are not allowed to deploy this model");
+  throw forbidden("You are not allowed to manage deployments in this environment");
 }
 
 /**

@@ -10,8 +10,10 @@ export const OrganizationRef = builder.objectRef<Organization>("Organization");
 
 builder.node(OrganizationRef, {
   id: { resolve: (org) => org.id },
-  // Every Organization object, however it is reached (node(id) included), is checked once.
-  authScopes: (org) => ({ visible: scopeKey(orgRef(org.id)) }),
+  // Every Organization object, however it is reached, is checked once: `browse` admits whoever
+  // views one of its teams (Team.organization for a team key); organization(id), node(id) and
+  // every field beyond id and name still ask for view or narrower.
+  authScopes: (org) => ({ visible: scopeKey(orgRef(org.id), "browse") }),
   loadOne: (id, ctx) => getOrganization(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),

@@ -8,7 +8,7 @@ import { newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../principal.js";
-import { teamInOrg, teamRole } from "../team/team.relationships.js";
+import { defaultTeamOf, orgHasTeam, teamInOrg, teamRole } from "../team/team.relationships.js";
 import { insertTeam, insertTeamMembership } from "../team/team.repository.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";
 import { findOrganization, insertOrgMembership, type Organization } from "./organization.repository.js";
@@ -34,7 +34,7 @@ export async function createOrganizationIn(tx: Tx, name: string, adminUserId: st
   await writeRelationships(
     tx,
     { orgId: org.id, teamId: team.id },
-    { add: [teamInOrg(team.id, org.id), teamRole(team.id, ref("user", adminUserId), "ADMIN")] },
+    { add: [teamInOrg(team.id, org.id), orgHasTeam(org.id, team.id), defaultTeamOf(team.id, org.id), teamRole(team.id, ref("user", adminUserId), "ADMIN")] },
   );
   return org;
 }

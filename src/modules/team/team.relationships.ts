@@ -14,3 +14,17 @@ export const teamRole = (teamId: string, principal: ObjectRef, role: TeamRole): 
   relation: role.toLowerCase(),
   subject: principal,
 });
+
+/** The other direction of teamInOrg: lets whoever views the team browse its organization. */
+export const orgHasTeam = (orgId: string, teamId: string): Relationship => ({
+  resource: ref("organization", orgId),
+  relation: "team",
+  subject: ref("team", teamId),
+});
+
+/** Marks the organization's default team, which every member may browse. */
+export const defaultTeamOf = (teamId: string, orgId: string): Relationship => ({
+  resource: ref("team", teamId),
+  relation: "default_of",
+  subject: ref("organization", orgId),
+});

@@ -10,7 +10,7 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { resolveTeamPrincipal } from "../principal.js";
 import { orgRef } from "../organization/organization.service.js";
-import { teamInOrg, teamRole } from "./team.relationships.js";
+import { orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
 import { findTeam, findTeamMembership, insertTeam, insertTeamMembership, type Team, type TeamMembership } from "./team.repository.js";
 
 export const teamRef = (id: string) => ref("team", id);
@@ -35,7 +35,7 @@ export async function createTeam(ctx: AppContext, orgId: string, name: string): 
     ctx,
     async (tx) => {
       const team = await insertTeam(tx, { orgId, name: teamName, isDefault: false });
-      await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId)] });
+      await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id)] });
       return team;
     },
     { onConflict: `A team named "${teamName}" already exists in this organization` },
