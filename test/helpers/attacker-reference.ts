@@ -136,8 +136,9 @@ export class Reference {
   orgPerms(p: Principal, org: string): Set<string> {
     const role = p.kind === "USER" ? this.orgRole.get(`${org}|${p.id}`) : undefined;
     const perms = new Set(Object.entries(ORG_PERMS).filter(([, roles]) => role && roles.includes(role)).map(([x]) => x));
-    // Whoever may view a team of the organization may browse the organization itself.
-    if (this.teamsOf(org).some((t) => this.teamPerms(p, t).has("team:view"))) perms.add("org:view");
+    // Whoever may view a team of the organization browses the organization through
+    // Team.organization (see visible()), but holds no permission on it: organization(id),
+    // node(id) and viewerPermissions answer NOT_FOUND to a team key or service account.
     return perms;
   }
 
