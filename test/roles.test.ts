@@ -149,3 +149,15 @@ describe("a role answers as nonexistent to whoever may not manage its organizati
     }
   });
 });
+
+describe("deployModel without teamId names only teams the caller may browse", () => {
+  it("a role holding resources:write without team:view on two teams learns neither team's name", async () => {
+    const second = await app.seed.team(org, "Secret Project Falcon");
+    const roleId = (await app.ok(org.admin.key, createRole, { o: org.orgId, n: "BlindWriter", p: ["resources:write"] })).createRole.id;
+    const writer = await app.seed.member(org, "MEMBER", [], "blind");
+    for (const t of [teamId, second]) await app.ok(org.admin.key, assign, { r: roleId, t, p: writer.userId });
+    const response = await app.gql(writer.key, `mutation { deployModel(input: { modelName: "fresh", environment: "prod" }) { id } }`);
+    expect(codes(response)).toEqual(["BAD_USER_INPUT"]);
+    expect(response.errors![0]!.message).toBe('Several teams could hold "fresh"; pass teamId');
+  });
+});

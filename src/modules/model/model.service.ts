@@ -123,10 +123,10 @@ async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team
   const withModel = await teamsWithModelNamed(ctx.db, candidates, modelName);
   if (withModel.length === 1) return (await findTeam(ctx.db, withModel[0]!))!;
   if (candidates.length === 0) throw badInput("You cannot deploy in any team");
-  const named = await findTeams(ctx.db, withModel.length > 1 ? withModel : candidates);
-  throw badInput(
-    `Several teams could hold "${modelName}"; pass teamId, one of: ${named.map((t) => `${t.name} (${t.id})`).join(", ")}`,
-  );
+  // Names only of teams the caller may browse (a custom role can write without team:view).
+  const named = await ctx.authz.filter(await findTeams(ctx.db, withModel.length > 1 ? withModel : candidates), (t) => teamRef(t.id), "browse");
+  const choices = named.length > 0 ? `, one of: ${named.map((t) => `${t.name} (${t.id})`).join(", ")}` : "";
+  throw badInput(`Several teams could hold "${modelName}"; pass teamId${choices}`);
 }
 
 /** Deletes the model, its deployments and every relationship that points at it. */
