@@ -170,4 +170,20 @@ describe("invitation lifecycle (hole 3)", () => {
     const status = new Map(listed.organization.invitations.map((i: { id: string; status: string }) => [i.id, i.status]));
     expect([status.get(demotedInvite.invitation.id), status.get(removedInvite.invitation.id)]).toEqual(["VOID", "VOID"]);
   });
+
+  it("of two simultaneous signed-out acceptances one wins; the loser's failure names no account that was never created", async () => {
+    const sent = await inviteAs(victimOrg, "race@example.test");
+    const start = new Date();
+    const [a, b] = await Promise.all([app.gql(undefined, accept, { t: sent.token }), app.gql(undefined, accept, { t: sent.token })]);
+    const winners = [a, b].filter((r) => !r.errors);
+    expect(winners).toHaveLength(1);
+    const { db } = app.orgraph.deps;
+    const failures = [
+      ...(await db.selectFrom("audit_events").select("actor_id").where("action", "=", "member.accept_invitation").where("result", "!=", "SUCCESS").where("at", ">=", start).execute()),
+      ...(await db.selectFrom("security_events").select("actor_id").where("action", "=", "member.accept_invitation").where("result", "!=", "SUCCESS").where("at", ">=", start).execute()),
+    ];
+    expect(failures.length).toBeGreaterThan(0);
+    const users = new Set((await db.selectFrom("users").select("id").execute()).map((u) => u.id));
+    for (const { actor_id } of failures) expect({ actor_id, known: actor_id === null || users.has(actor_id) }).toEqual({ actor_id, known: true });
+  });
 });

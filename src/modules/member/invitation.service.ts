@@ -100,6 +100,7 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
   const caller = await invitedCaller(ctx, invitation);
 
   describeAudit(ctx, { orgId: invitation.org_id, diff: { invitation: invitation.id, role: invitation.role, teams: invitation.teams } });
+  const asCalled = { principal: ctx.principal, authz: ctx.authz };
   const result = await writeTransaction(ctx, async (tx) => {
     // Serialized with removals and role changes: the inviter is still an ADMIN as we commit.
     await lockOrganization(tx, invitation.org_id);
@@ -121,6 +122,10 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     }
     const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
     return { user, ...key };
+  }).catch((error: unknown) => {
+    // Rolled back: the account was never created, so the failure is recorded as the caller's.
+    Object.assign(ctx, asCalled);
+    throw error;
   });
   const organization = await findOrganization(ctx.db, invitation.org_id);
   return { user: result.user, organization: organization!, apiKey: result.apiKey, secret: result.secret };
