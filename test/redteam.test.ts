@@ -1,0 +1,107 @@
+import { request } from "node:http";
+import { exportSPKI, generateKeyPair } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codes, startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
+
+/**
+ * Red team of issue 11's fixes: each `it` is one attack that the fixes were meant to stop and
+ * that, at the time of writing, still succeeds. Each test fails until its hole is closed.
+ */
+let app: TestApp;
+let victimOrg: SeededOrg;
+let attackerOrg: SeededOrg;
+const issuer = "https://idp.example.test/";
+const audience = "orgraph";
+
+const invite = `mutation($o: ID!, $e: String!, $r: OrgRole!, $teams: [TeamRoleInput!]) {
+  inviteMember(input: { organizationId: $o, email: $e, role: $r, teams: $teams }) { token invitation { id status } } }`;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair("RS256", { extractable: true });
+  app = await startTestApp({
+    env: {
+      JWT_ISSUER: issuer,
+      JWT_AUDIENCE: audience,
+      JWT_PUBLIC_KEY: await exportSPKI(pair.publicKey),
+      RATE_LIMIT_MUTATIONS_PER_MINUTE: "1000000",
+    },
+  });
+  victimOrg = await app.seed.org("Victim Corp");
+  attackerOrg = await app.seed.org("Attacker Inc");
+});
+afterAll(() => app?.close());
+
+/** A POST from a chosen loopback address (127/8 is all local on Linux): a distinct client each. */
+function postFrom(localAddress: string, url: string, body: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const req = request(
+      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", localAddress, headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe("security log bounds", () => {
+  it("signed-out garbage from many client addresses grows security_log_drops by one row per address, beyond SECURITY_LOG_MAX_ROWS", async () => {
+    const bounded = await startTestApp({ env: { SECURITY_LOG_MAX_ROWS: "5", SECURITY_LOG_MAX_PER_SOURCE: "2" } });
+    try {
+      const url = (await bounded.http("/healthz")).url.replace("/healthz", "/graphql");
+      const sources = 60;
+      for (let i = 0; i < sources; i++) {
+        const response = await postFrom(`127.0.${10 + Math.floor(i / 200)}.${(i % 200) + 1}`, url, { query: `mutation { acceptInvitation(token: "x") { secret } }` });
+        expect(response.json.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+      }
+      const db = bounded.orgraph.deps.db;
+      const events = await db.selectFrom("security_events").select(db.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+      expect(Number(events.n)).toBeLessThanOrEqual(5);
+      // The counters of what was dropped are part of the log: they must be bounded too (a
+      // stranger with a /48 of IPv6 has 65,536 sources to spend).
+      const drops = await db.selectFrom("security_log_drops").select(db.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+      expect(Number(drops.n)).toBeLessThanOrEqual(5);
+    } finally {
+      await bounded.close();
+    }
+  });
+});
+
+describe("restricted environments", () => {
+  it("a custom role with team:manage_environments + resources:write grants itself access to a restricted environment where it holds no manage", async () => {
+    const teamId = await app.seed.team(victimOrg, "Payments");
+    const prodId = (await app.ok(victimOrg.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod", restricted: true) { id } }`, { t: teamId })).createEnvironment.id;
+    const roleId = (
+      await app.ok(victimOrg.admin.key, `mutation($o: ID!) { createRole(organizationId: $o, name: "env-keeper", permissions: ["team:view", "team:manage_environments", "resources:write"]) { id } }`, { o: victimOrg.orgId })
+    ).createRole.id;
+    const holder = await app.seed.member(victimOrg, "MEMBER", [{ teamId, role: "VIEWER" }], "envkeeper");
+    await app.ok(victimOrg.admin.key, `mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`, { r: roleId, t: teamId, p: holder.userId });
+    const canManage = async () => (await app.ok(holder.key, `query($id: ID!) { viewerPermissions(on: $id) }`, { id: prodId })).viewerPermissions as string[];
+    // PRODUCT.md §5: management in a restricted environment is for grantees and org ADMINs only.
+    const before = await canManage();
+    expect(before).not.toContain("environment:manage");
+    // §10: no grant of a permission the granter does not hold on that scope — the grant confers manage.
+    const grant = await app.gql(holder.key, `mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: prodId, p: holder.userId });
+    expect(codes(grant)).toEqual(["FORBIDDEN"]);
+    expect(await canManage()).toEqual(before);
+  });
+});
+
+describe("invitations", () => {
+  it("a pending invitation is pushed off Organization.invitations by 200 newer ones: co-admins cannot see it to revoke it", async () => {
+    const admins = attackerOrg;
+    const hidden = (await app.ok(admins.admin.key, invite, { o: admins.orgId, e: "backdoor@evil.test", r: "ADMIN", teams: [] })).inviteMember;
+    for (let i = 0; i < 200; i++) {
+      const junk = (await app.ok(admins.admin.key, invite, { o: admins.orgId, e: `junk-${i}@evil.test`, r: "MEMBER", teams: [] })).inviteMember;
+      await app.ok(admins.admin.key, `mutation($i: ID!) { revokeInvitation(id: $i) { id } }`, { i: junk.invitation.id });
+    }
+    // A co-admin reviewing pending invitations (the only way to find one to revoke).
+    const coAdmin = await app.seed.member(admins, "ADMIN", [], "coadmin");
+    const listed = (await app.ok(coAdmin.key, `query($o: ID!) { organization(id: $o) { invitations { id status } } }`, { o: admins.orgId })).organization.invitations as { id: string; status: string }[];
+    expect(listed.map((i) => i.id)).toContain(hidden.invitation.id);
+  });
+});
