@@ -105,3 +105,36 @@ describe("invitations", () => {
     expect(listed.map((i) => i.id)).toContain(hidden.invitation.id);
   });
 });
+
+describe("chain secret names", () => {
+  it("a team VIEWER reads the team's secret names from the audit log's record of createChain and updateChain", async () => {
+    const teamId = await app.seed.team(victimOrg, "Agents");
+    for (const name of ["OPENAI_PROD_KEY", "BILLING_DB_URL"]) {
+      await app.ok(victimOrg.admin.key, `mutation($t: ID!, $n: String!) { setSecret(teamId: $t, name: $n, value: "s3cret") { name } }`, { t: teamId, n: name });
+    }
+    const definition = { steps: [{ call: "llm", auth: { $secret: "OPENAI_PROD_KEY" } }] };
+    const chainId = (await app.ok(victimOrg.admin.key, `mutation($t: ID!, $d: JSON) { createChain(teamId: $t, name: "triage", definition: $d) { id } }`, { t: teamId, d: definition })).createChain.id;
+    await app.ok(victimOrg.admin.key, `mutation($c: ID!, $d: JSON!) { updateChain(id: $c, definition: $d) { id } }`, { c: chainId, d: { steps: [{ call: "db", dsn: { $secret: "BILLING_DB_URL" } }] } });
+    const viewer = await app.seed.member(victimOrg, "MEMBER", [{ teamId, role: "VIEWER" }], "viewer");
+    // Through the chain itself the names are hidden from a VIEWER (hole 8's fix)...
+    const shown = (await app.ok(viewer.key, `query($c: ID!) { node(id: $c) { ... on Chain { definition } } }`, { c: chainId })).node.definition;
+    expect(JSON.stringify(shown)).not.toContain("BILLING_DB_URL");
+    // ...and must be through the team's audit log too, which every team role reads.
+    const events = (await app.ok(viewer.key, `query($t: ID!) { team(id: $t) { auditLog(first: 50) { edges { node { action diff } } } } }`, { t: teamId })).team.auditLog.edges;
+    expect(events.map((e: any) => e.node.action)).toEqual(expect.arrayContaining(["chain.create", "chain.update"]));
+    const recorded = JSON.stringify(events.map((e: any) => e.node.diff));
+    expect(recorded).not.toContain("OPENAI_PROD_KEY");
+    expect(recorded).not.toContain("BILLING_DB_URL");
+  });
+
+  it("a team VIEWER reads the team's secret names from the audit log's record of setSecret", async () => {
+    const teamId = await app.seed.team(victimOrg, "Vault");
+    await app.ok(victimOrg.admin.key, `mutation($t: ID!) { setSecret(teamId: $t, name: "AWS_ROOT_KEY", value: "s3cret") { name } }`, { t: teamId });
+    const viewer = await app.seed.member(victimOrg, "MEMBER", [{ teamId, role: "VIEWER" }], "viewer");
+    // PRODUCT.md §4: seeing secret names is ADMIN and MEMBER only.
+    expect(codes(await app.gql(viewer.key, `query($t: ID!) { team(id: $t) { secrets { name } } }`, { t: teamId }))).not.toEqual([]);
+    const events = (await app.ok(viewer.key, `query($t: ID!) { team(id: $t) { auditLog(first: 50) { edges { node { action diff } } } } }`, { t: teamId })).team.auditLog.edges;
+    expect(events.map((e: any) => e.node.action)).toContain("secret.set");
+    expect(JSON.stringify(events.map((e: any) => e.node.diff))).not.toContain("AWS_ROOT_KEY");
+  });
+});
