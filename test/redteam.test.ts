@@ -138,3 +138,29 @@ describe("chain secret names", () => {
     expect(JSON.stringify(events.map((e: any) => e.node.diff))).not.toContain("AWS_ROOT_KEY");
   });
 });
+
+describe("no escalation: removing someone needs what that someone holds", () => {
+  it("a custom role holding team:manage_members removes a VIEWER who also holds an all-powers custom role and an environment grant", async () => {
+    const teamId = await app.seed.team(victimOrg, "Core");
+    const prodId = (await app.ok(victimOrg.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod", restricted: true) { id } }`, { t: teamId })).createEnvironment.id;
+    const createRole = `mutation($o: ID!, $n: String!, $p: [String!]!) { createRole(organizationId: $o, name: $n, permissions: $p) { id } }`;
+    const assign = `mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`;
+    const allPowers = (await app.ok(victimOrg.admin.key, createRole, { o: victimOrg.orgId, n: "core-all", p: ["team:view", "resources:write", "resources:delete", "secrets:manage", "team:manage_keys"] })).createRole.id;
+    const membersOnly = (await app.ok(victimOrg.admin.key, createRole, { o: victimOrg.orgId, n: "core-members", p: ["team:view", "team:manage_members"] })).createRole.id;
+
+    const powerful = await app.seed.member(victimOrg, "MEMBER", [{ teamId, role: "VIEWER" }], "powerful");
+    await app.ok(victimOrg.admin.key, assign, { r: allPowers, t: teamId, p: powerful.userId });
+    await app.ok(victimOrg.admin.key, `mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: prodId, p: powerful.userId });
+    const remover = await app.seed.member(victimOrg, "MEMBER", [{ teamId, role: "VIEWER" }], "remover");
+    await app.ok(victimOrg.admin.key, assign, { r: membersOnly, t: teamId, p: remover.userId });
+
+    const held = async (key: string, id: string) => (await app.ok(key, `query($id: ID!) { viewerPermissions(on: $id) }`, { id })).viewerPermissions as string[];
+    // The remover holds none of the powers it would take away.
+    expect(await held(remover.key, teamId)).not.toContain("secrets:manage");
+    const before = await held(powerful.key, teamId);
+    expect(before).toContain("secrets:manage");
+    const response = await app.gql(remover.key, `mutation($t: ID!, $p: ID!) { removeTeamMember(teamId: $t, principalId: $p) }`, { t: teamId, p: powerful.userId });
+    expect(codes(response)).toEqual(["FORBIDDEN"]);
+    expect(await held(powerful.key, teamId)).toEqual(before);
+  });
+});
