@@ -90,6 +90,9 @@ describe("account takeover through invitations (hole 1)", () => {
     // The account is unverified: the hijacker's key works until then, and it makes itself a second one.
     const second = (await app.ok(hijacked.secret, `mutation { createApiKey(input: { name: "spare" }) { secret } }`)).createApiKey.secret;
     expect((await app.ok(second, whoAmI)).viewer.user.id).toBe(hijacked.user.id);
+    // … and, acting as the account, founds an organization and invites an accomplice as ADMIN.
+    const founded = (await app.ok(hijacked.secret, `mutation { createOrganization(name: "Front") { id } }`)).createOrganization.id;
+    const planted = (await app.ok(hijacked.secret, invite, { o: founded, e: "accomplice@evil.test", r: "ADMIN", teams: [] })).inviteMember;
 
     // A token that says the email is unverified is refused; one that does not say signs in
     // without verifying. Neither revokes anything.
@@ -102,6 +105,8 @@ describe("account takeover through invitations (hole 1)", () => {
     for (const key of [hijacked.secret, second]) expect(codes(await app.gql(key, whoAmI))).toEqual(["UNAUTHENTICATED"]);
     const account = await app.orgraph.deps.db.selectFrom("users").select("verified_at").where("id", "=", hijacked.user.id).executeTakeFirst();
     expect(account!.verified_at).toBeInstanceOf(Date);
+    // Invitations the hijacker sent as that account die too.
+    expect(codes(await app.gql(undefined, accept, { t: planted.token }))).toEqual(["BAD_USER_INPUT"]);
     // Keys made after verification live on.
     const fresh = (await app.ok(await oidcToken(email, true), `mutation { createApiKey(input: { name: "after" }) { secret } }`)).createApiKey.secret;
     expect((await app.ok(fresh, whoAmI)).viewer.user.id).toBe(hijacked.user.id);

@@ -8,6 +8,7 @@ import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalRef } from "../user/user.graphql.js";
+import { withoutSecretNames } from "../secret/secret-names.js";
 import { listAuditEvents, verifyChain, type AuditEvent, type AuditFilter } from "./audit.repository.js";
 
 const AuditResultEnum = builder.enumType("AuditResult", { values: ["SUCCESS", "DENIED", "ERROR"] as const });
@@ -35,7 +36,17 @@ builder.node(AuditEventRef, {
     targetId: t.exposeID("target_id", { nullable: true }),
     result: t.field({ type: AuditResultEnum, resolve: (event) => event.result }),
     error: t.exposeString("error", { nullable: true }),
-    diff: t.field({ type: "JSON", nullable: true, resolve: (event) => event.diff ?? null }),
+    diff: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "Before/after. Secret names (a chain definition's, a secret event's) read as null unless the reader holds secrets:read_names on the event's team.",
+      resolve: async (event, _args, ctx) => {
+        if (event.diff === null || event.diff === undefined) return null;
+        // Every team role reads the team's audit events; only some may read secret names.
+        if (!event.team_id || (await ctx.authz.can(teamRef(event.team_id), "secrets_read_names"))) return event.diff;
+        return withoutSecretNames(event.diff, { nameKeys: event.action.startsWith("secret.") });
+      },
+    }),
     requestId: t.exposeString("request_id", { nullable: true }),
   }),
 });

@@ -65,5 +65,22 @@ export async function trimSecurityLog(db: Db, source: string, limits: { maxPerSo
         .onConflict((oc) => oc.column("source").doUpdateSet({ dropped: sql`security_log_drops.dropped + excluded.dropped`, last_dropped_at: new Date() }))
         .execute();
     }
+    // The counters are bounded too (a /48 of IPv6 is 65,536 sources): beyond maxRows, the
+    // sources that dropped least recently are folded into one "(other)" counter.
+    await sql`
+      with folded as (
+        delete from security_log_drops
+        where source in (
+          select source from security_log_drops where source <> ${OTHER_SOURCES}
+          order by last_dropped_at asc, source
+          limit greatest(0, (select count(*) from security_log_drops) - ${limits.maxRows} + 1)
+        )
+        returning dropped)
+      insert into security_log_drops (source, dropped, last_dropped_at)
+      select ${OTHER_SOURCES}, sum(dropped), now() from folded having count(*) > 0
+      on conflict (source) do update set dropped = security_log_drops.dropped + excluded.dropped, last_dropped_at = excluded.last_dropped_at`.execute(tx);
   });
 }
+
+/** The counter that absorbs the drop counts of sources beyond the bound. */
+export const OTHER_SOURCES = "(other)";

@@ -1,4 +1,5 @@
 import { builder } from "../../graphql/builder.js";
+import { withoutSecretNames } from "../secret/secret-names.js";
 import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
@@ -106,12 +107,3 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => unshareChain(ctx, args.chainId, args.userId),
   }),
 }));
-
-/** The definition with the same structure, every `$secret` name replaced by null. */
-function withoutSecretNames(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutSecretNames);
-  if (!value || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, key === "$secret" && typeof inner === "string" ? null : withoutSecretNames(inner)]),
-  );
-}

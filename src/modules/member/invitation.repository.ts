@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Db, OrgRole, Row, Tx } from "../../db/database.js";
 import { newId } from "../../ids.js";
 
@@ -25,9 +26,18 @@ export const findInvitation = (db: Db | Tx, id: string) => withInviter(db).where
 
 export const findInvitationByTokenHash = (db: Db | Tx, hash: string) => withInviter(db).where("i.token_hash", "=", hash).executeTakeFirst();
 
-/** The organization's newest invitations, whatever their status. */
+/**
+ * The organization's invitations, pending ones first (a pending invitation cannot be buried
+ * under newer decided ones, out of its co-admins' sight), then the newest decided ones.
+ */
 export const listInvitations = (db: Db, orgId: string, limit: number) =>
-  withInviter(db).where("i.org_id", "=", orgId).orderBy("i.created_at", "desc").orderBy("i.id", "desc").limit(limit).execute();
+  withInviter(db)
+    .where("i.org_id", "=", orgId)
+    .orderBy(sql`i.status = 'PENDING'`, "desc")
+    .orderBy("i.created_at", "desc")
+    .orderBy("i.id", "desc")
+    .limit(limit)
+    .execute();
 
 export const insertInvitation = (
   tx: Tx,
@@ -69,3 +79,12 @@ export const markRevoked = (tx: Tx, id: string, revokedBy: string) =>
     .where("status", "=", "PENDING")
     .returning("id")
     .executeTakeFirst();
+
+/** Revokes every pending invitation `userId` sent (their account was not theirs until verified). */
+export const revokeInvitationsSentBy = (tx: Tx, userId: string) =>
+  tx
+    .updateTable("invitations")
+    .set({ status: "REVOKED", revoked_by: userId, decided_at: new Date() })
+    .where("invited_by", "=", userId)
+    .where("status", "=", "PENDING")
+    .execute();

@@ -1,5 +1,6 @@
 import { ref } from "../../authz/model.js";
-import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
+import { requireDominates, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
+import { listEnvironments } from "../environment/environment.repository.js";
 import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
@@ -132,7 +133,9 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
-  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[current.role], `remove a ${current.role}`);
+  // Removal takes away their custom roles and environment grants too: the remover must hold all of it.
+  const environments = (await listEnvironments(ctx.db, teamId)).map((e) => ref("environment", e.id));
+  await requireDominates(ctx.authz, principal, teamRef(teamId), environments, `remove this ${current.role}`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();

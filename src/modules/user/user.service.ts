@@ -2,19 +2,22 @@ import { ref } from "../../authz/model.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppDeps } from "../../context.js";
 import { revokeKeysMintedBy } from "../api-key/api-key.repository.js";
+import { revokeInvitationsSentBy } from "../member/invitation.repository.js";
 import { markVerified } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
  * signed-out invitation acceptance created. Whoever accepted may not have been the owner of
  * the email (account pre-hijacking, Sudhodanan & Paverd 2022): every credential minted before
- * this moment — keys acting as the user and keys the user created — is revoked, in one
+ * this moment — keys acting as the user, keys the user created, invitations the user sent — is revoked, in one
  * transaction that moves the cache stamp, before the sign-in is answered.
  */
 export async function verifyAccount(deps: AppDeps, userId: string): Promise<void> {
   const revoked = await deps.db.transaction().execute(async (tx) => {
     if (!(await markVerified(tx, userId))) return [];
     const keys = await revokeKeysMintedBy(tx, userId, new Date());
+    // Invitations the account sent before then are credentials-to-be of someone else's choosing.
+    await revokeInvitationsSentBy(tx, userId);
     // A team key's capabilities go too (authentication already refuses a revoked key).
     const remove = (await Promise.all(keys.map((key) => findRelationships(tx, { subject: ref("api_key", key.id) })))).flat();
     await writeRelationships(tx, {}, { remove });
