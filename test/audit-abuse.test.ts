@@ -1,6 +1,6 @@
-import { request } from "node:http";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postFrom } from "./helpers/post-from.js";
 import { codes, startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
 
 /**
@@ -79,22 +79,6 @@ describe("the security log is bounded", () => {
   }, 300_000); // ~8 ms a call on PGlite
 });
 
-/** A POST over real HTTP from a chosen loopback address (the whole 127/8 is local). */
-function postFrom(localAddress: string, url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", localAddress, headers: { "content-type": "application/json", ...headers } },
-      (res) => {
-        let text = "";
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 describe("signed-out callers are rate limited per client address", () => {
   let limited: TestApp;

@@ -1,6 +1,6 @@
-import { request } from "node:http";
 import { exportSPKI, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postFrom } from "./helpers/post-from.js";
 import { codes, startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
 
 /**
@@ -31,22 +31,6 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-/** A POST from a chosen loopback address (127/8 is all local on Linux): a distinct client each. */
-function postFrom(localAddress: string, url: string, body: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", localAddress, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 describe("security log bounds", () => {
   it("signed-out garbage from many client addresses cannot grow the security log's drop counters beyond SECURITY_LOG_MAX_ROWS", async () => {
