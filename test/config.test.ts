@@ -26,9 +26,19 @@ describe("configuration", () => {
     [{ JWT_ISSUER: "i", JWT_AUDIENCE: "a" }, "set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
     [{ ORGRAPH_SECRET_KEY: "c2hvcnQ=" }, "ORGRAPH_SECRET_KEY must be 32 bytes"],
+    [{ INVITATION_LIFETIME_HOURS: "0" }, "INVITATION_LIFETIME_HOURS must be a positive whole number"],
+    [{ INVITATION_LINK: "https://console.example/join" }, "INVITATION_LINK must contain {token}"],
+    [{ SMTP_URL: "mail.example:25" }, "SMTP_URL must start with smtp:// or smtps://"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("reads the invitations' lifetime, link and mail transport (none by default: tokens go to the inviter)", () => {
+    expect(loadConfig({}).mail).toBeUndefined();
+    const config = loadConfig({ INVITATION_LIFETIME_HOURS: "24", SMTP_URL: "smtps://u:p@mail.example:465", INVITATION_LINK: "https://c.example/join?t={token}" });
+    expect(config.invitations).toEqual({ lifetimeHours: 24, linkTemplate: "https://c.example/join?t={token}" });
+    expect(config.mail).toEqual({ smtpUrl: "smtps://u:p@mail.example:465", from: "Orgraph <no-reply@localhost>" });
   });
 
   it("lists every problem at once", () => {
