@@ -220,4 +220,13 @@ describe("the attacks of issue 11, hole 2", () => {
     // What it holds, it may hand out: a METRICS_ONLY key.
     expect((await app.gql(holder.key, `mutation($t: ID!) { createApiKey(input: { name: "m", teamId: $t, type: METRICS_ONLY }) { secret } }`, { t: teamId })).errors).toBeUndefined();
   });
+
+  it("a team ADMIN removes an org ADMIN's membership of the team: the org ADMIN's implicit powers are not what a removal takes away", async () => {
+    const teamAdmin = callers.find((c) => c.label === "team ADMIN")!;
+    const orgAdmin = await app.seed.member(org, "ADMIN", [{ teamId, role: "MEMBER" }], "org-admin-in-team");
+    const response = await app.gql(teamAdmin.key, `mutation($t: ID!, $p: ID!) { removeTeamMember(teamId: $t, principalId: $p) }`, { t: teamId, p: orgAdmin.userId });
+    expect(codes(response)).toEqual([]);
+    // Still ADMIN of every team, as an org ADMIN.
+    expect(await permissionsOn(orgAdmin.key, teamId)).toContain("team:manage_members");
+  });
 });

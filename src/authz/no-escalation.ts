@@ -67,7 +67,7 @@ export async function requireHeld(authz: Authorizer, scope: ObjectRef, permissio
 /**
  * FORBIDDEN unless the caller holds, on the team and on each of its environments, every
  * permission `subject` holds there: for acting through someone else's credential (a key of an
- * existing service account) or changing a principal's standing (demoting, removing).
+ * existing service account acts with everything the account holds).
  */
 export async function requireDominates(
   authz: Authorizer,

@@ -18,6 +18,10 @@ export type Role = Row<"roles">;
 export type RoleAssignment = Row<"role_assignments">;
 
 export const listRoles = (db: Db, orgId: string) => db.selectFrom("roles").selectAll().where("org_id", "=", orgId).orderBy("name").execute();
+/** The catalog permissions of these roles, together. */
+export const permissionsOfRoles = async (db: Db, roleIds: string[]) =>
+  roleIds.length === 0 ? [] : (await db.selectFrom("roles").select("permissions").where("id", "in", roleIds).execute()).flatMap((r) => r.permissions);
+
 export const listAssignments = (db: Db, roleId: string) =>
   db.selectFrom("role_assignments").selectAll().where("role_id", "=", roleId).orderBy("team_id").orderBy("principal_id").execute();
 

@@ -1,6 +1,6 @@
-import { ref } from "../../authz/model.js";
-import { requireDominates, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
-import { listEnvironments } from "../environment/environment.repository.js";
+import { ref, type ObjectRef } from "../../authz/model.js";
+import { customRoleGrants, ENVIRONMENT_GRANT, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
+import { permissionsOfRoles } from "../role/role.service.js";
 import { describeAudit } from "../audit/audit.js";
 import { findRelationships, writeRelationships } from "../../authz/relationships.js";
 import type { AppContext } from "../../context.js";
@@ -125,6 +125,22 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
 }
 
 /**
+ * Taking away is granting in reverse: removing a member takes its role, its custom roles on
+ * the team and its environment grants, so the remover must hold what each of them confers.
+ * (What the member holds otherwise — an org ADMIN's implicit powers — is not taken away.)
+ */
+async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: ObjectRef, role: TeamRole): Promise<void> {
+  const held = await findRelationships(ctx.db, { teamId, subject: principal });
+  const roleIds = held.filter((r) => r.resource.type === "role_binding").map((r) => r.resource.id.split("|")[0]!);
+  const customRoles = await permissionsOfRoles(ctx.db, roleIds);
+  const granted = held.filter((r) => r.resource.type === "environment" && r.relation === "grantee").map((r) => r.resource);
+  await Promise.all([
+    requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...customRoleGrants(customRoles)], `remove this ${role}`),
+    ...granted.map((environment) => requireHeld(ctx.authz, environment, ENVIRONMENT_GRANT, `remove this ${role}`)),
+  ]);
+}
+
+/**
  * Removes the principal's role and every grant it holds in the team; the rest stays intact.
  * A service account belongs to this one team, so removing it deletes it with its keys.
  */
@@ -133,9 +149,7 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
-  // Removal takes away their custom roles and environment grants too: the remover must hold all of it.
-  const environments = (await listEnvironments(ctx.db, teamId)).map((e) => ref("environment", e.id));
-  await requireDominates(ctx.authz, principal, teamRef(teamId), environments, `remove this ${current.role}`);
+  await requireCanTakeAway(ctx, teamId, principal, current.role);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
