@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
+import { ALL_TEAM_ROLES, ORG_PERMS, TEAM_PERMS, type OrgRole, type TeamRole } from "./helpers/spec-permissions.js";
 
 /**
  * A reference model of PRODUCT.md §3–§5, written from the spec alone (no SpiceDB, no
@@ -8,36 +9,7 @@ import { startTestApp, type SeededMember, type SeededOrg, type TestApp } from ".
  * every step, each user's viewerPermissions on each object must equal the model's.
  * ORGRAPH_LONG_TESTS=1 runs ten times as many sequences.
  */
-type OrgRole = "ADMIN" | "BILLING_ADMIN" | "MEMBER";
-type TeamRole = "ADMIN" | "MEMBER" | "OPERATOR" | "VIEWER";
-
-const ORG_PERMS: Record<string, OrgRole[]> = {
-  "org:view": ["ADMIN", "BILLING_ADMIN", "MEMBER"],
-  "org:manage": ["ADMIN"],
-  "org:manage_members": ["ADMIN"],
-  "org:manage_teams": ["ADMIN"],
-  "org:view_all_teams": ["ADMIN"],
-  "billing:view": ["ADMIN", "BILLING_ADMIN"],
-  "billing:manage": ["ADMIN", "BILLING_ADMIN"],
-  "roles:manage": ["ADMIN"],
-  "audit:read_all": ["ADMIN"],
-};
-const ALL: TeamRole[] = ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"];
-const TEAM_PERMS: Record<string, TeamRole[]> = {
-  "team:view": ALL,
-  "audit:read": ALL,
-  "metrics:read": ALL,
-  "models:invoke": ["ADMIN", "MEMBER", "OPERATOR"],
-  "chains:run": ["ADMIN", "MEMBER", "OPERATOR"],
-  "results:export": ["ADMIN", "MEMBER", "OPERATOR"],
-  "resources:write": ["ADMIN", "MEMBER"],
-  "secrets:read_names": ["ADMIN", "MEMBER"],
-  "resources:delete": ["ADMIN"],
-  "secrets:manage": ["ADMIN"],
-  "team:manage_members": ["ADMIN"],
-  "team:manage_environments": ["ADMIN"],
-  "team:manage_keys": ["ADMIN"],
-};
+const ALL = ALL_TEAM_ROLES;
 
 class ReferenceModel {
   orgRole = new Map<string, OrgRole>();

@@ -3,44 +3,14 @@
  * the no-escalation rules of issue 11 alone (no import of src/authz/catalog.ts or
  * schema.zed). `permissions` is an UPPER bound: Orgraph may answer less, never more.
  */
-export type OrgRole = "ADMIN" | "BILLING_ADMIN" | "MEMBER";
-export type TeamRole = "ADMIN" | "MEMBER" | "OPERATOR" | "VIEWER";
+import { ORG_PERMS, TEAM_PERMS, type OrgRole, type TeamRole } from "./spec-permissions.js";
+
+export type { OrgRole, TeamRole };
 export type KeyType = "FULL_ACCESS" | "INFERENCE_ONLY" | "METRICS_ONLY";
 export type ChainAccess = "VIEWER" | "RUNNER" | "EDITOR";
 export type ObjectKind = "org" | "team" | "env" | "model" | "chain";
 
-const ALL: TeamRole[] = ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"];
-const OPERATING: TeamRole[] = ["ADMIN", "MEMBER", "OPERATOR"];
-const WRITING: TeamRole[] = ["ADMIN", "MEMBER"];
-
-/** §3, by org role. */
-export const ORG_PERMS: Record<string, OrgRole[]> = {
-  "org:view": ["ADMIN", "BILLING_ADMIN", "MEMBER"],
-  "org:manage": ["ADMIN"],
-  "org:manage_members": ["ADMIN"],
-  "org:manage_teams": ["ADMIN"],
-  "org:view_all_teams": ["ADMIN"],
-  "billing:view": ["ADMIN", "BILLING_ADMIN"],
-  "billing:manage": ["ADMIN", "BILLING_ADMIN"],
-  "roles:manage": ["ADMIN"],
-  "audit:read_all": ["ADMIN"],
-};
-/** §4, by team role. */
-export const TEAM_PERMS: Record<string, TeamRole[]> = {
-  "team:view": ALL,
-  "audit:read": ALL,
-  "metrics:read": ALL,
-  "models:invoke": OPERATING,
-  "chains:run": OPERATING,
-  "results:export": OPERATING,
-  "resources:write": WRITING,
-  "secrets:read_names": WRITING,
-  "resources:delete": ["ADMIN"],
-  "secrets:manage": ["ADMIN"],
-  "team:manage_members": ["ADMIN"],
-  "team:manage_environments": ["ADMIN"],
-  "team:manage_keys": ["ADMIN"],
-};
+export { ORG_PERMS, TEAM_PERMS };
 /** Renaming the team: held by team ADMINs only, in no catalog name (so no custom role grants it). */
 export const MANAGE = "manage";
 export const roleHolds = (role: TeamRole): string[] => [
