@@ -1,5 +1,5 @@
 import { ref } from "../src/authz/model.js";
-import { writeRelationships } from "../src/authz/relationships.js";
+import { writeRelationships } from "../src/authz/relationship-writes.js";
 import type { Db, TeamRole } from "../src/db/database.js";
 import { issueApiKey } from "../src/modules/api-key/api-key.service.js";
 import { environmentInTeam, unrestricted } from "../src/modules/environment/environment.relationships.js";

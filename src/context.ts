@@ -1,7 +1,8 @@
 import type { Principal } from "./auth/principal.js";
 import type { Authorizer } from "./authz/authorizer.js";
 import type { AuthzClient } from "./authz/client.js";
-import type { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import type { ConsistencyTracker } from "./authz/consistency.js";
+import type { OutboxApplier } from "./authz/outbox-applier.js";
 import type { StampedCache } from "./authz/stamped-cache.js";
 import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
@@ -30,7 +31,7 @@ export interface AppDeps {
   db: Db;
   authzClient: AuthzClient;
   consistency: ConsistencyTracker;
-  sync: RelationshipSync;
+  outbox: OutboxApplier;
   caches: AuthzCaches;
   secretBox: SecretBox;
   /** Emails invitation links when SMTP_URL is set; absent, the inviter receives the token. */

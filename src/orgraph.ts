@@ -2,7 +2,8 @@ import { createApp, type App } from "./app.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { connectRemoteSpiceDb, readAuthzSchema, type AuthzClient } from "./authz/client.js";
 import { startEmbeddedSpiceDb } from "./authz/embedded.js";
-import { ConsistencyTracker, RelationshipSync } from "./authz/relationships.js";
+import { ConsistencyTracker } from "./authz/consistency.js";
+import { OutboxApplier } from "./authz/outbox-applier.js";
 import type { Config } from "./config.js";
 import type { AppDeps, AuthzCaches } from "./context.js";
 import { openDatabase } from "./db/connect.js";
@@ -66,15 +67,15 @@ export async function startOrgraph(
     // Several API processes may share a remote SpiceDB: they share the freshest token through Postgres.
     const consistency = new ConsistencyTracker(embedded ? undefined : database.db);
     // With PGlite, the data folder's lock keeps every other writer out (bootstrap included).
-    const sync = new RelationshipSync(database.db, authzClient, consistency, logger, embedded && !config.databaseUrl);
+    const outbox = new OutboxApplier(database.db, authzClient, consistency, logger, embedded && !config.databaseUrl);
     if (embedded) {
-      const count = await sync.refill();
+      const count = await outbox.refill();
       logger.info({ relationships: count }, "embedded SpiceDB filled from the relationship record");
     } else {
-      await sync.flush();
+      await outbox.flush();
     }
-    sync.startBackgroundFlush();
-    cleanups.push(() => sync.stop());
+    outbox.startBackgroundFlush();
+    cleanups.push(() => outbox.stop());
 
     const jwt = config.jwt ? await createJwtVerifier(config.jwt, logger) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
@@ -86,7 +87,7 @@ export async function startOrgraph(
     const mailer = config.mail ? createInvitationMailer(config.mail, config.invitations.linkTemplate) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
     const deps: AppDeps = {
-      config, db: database.db, authzClient, consistency, sync, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger,
+      config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger,
     };
     return { app: createApp(deps, { jwt }), deps, failed, close: cleanup };
   } catch (error) {

@@ -35,7 +35,7 @@ export async function writeTransaction<T>(
   // not served to any request that starts from now on.
   ctx.deps.consistency.changed();
   try {
-    await ctx.deps.sync.flush();
+    await ctx.deps.outbox.flush();
     ctx.authz.afterWrite();
   } catch (error) {
     ctx.logger.error({ err: error }, "change committed but not yet applied to SpiceDB; the background flush will apply it");

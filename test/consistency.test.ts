@@ -19,7 +19,7 @@ beforeAll(async () => {
   org = await app.seed.org();
   teamId = await app.seed.team(org, "Fragile");
   // The background flush would heal faults behind the test's back; these tests flush by hand.
-  app.orgraph.deps.sync.stop();
+  app.orgraph.deps.outbox.stop();
 });
 afterAll(() => app?.close());
 beforeEach(() => faults.heal());
@@ -48,7 +48,7 @@ describe("fault injection on the write path", () => {
     expect(await drift()).toBe(1);
     faults.heal();
     expect(await canSee(user.key)).toBe(false);
-    await app.orgraph.deps.sync.flush();
+    await app.orgraph.deps.outbox.flush();
     expect(await outbox()).toBe(0);
     expect(await drift()).toBe(0);
     expect(await canSee(user.key)).toBe(true);
@@ -57,11 +57,11 @@ describe("fault injection on the write path", () => {
   it("the background flush applies what a failed flush left behind, by itself", async () => {
     const user = await changeWhileFailing("background", "before", add);
     faults.heal();
-    app.orgraph.deps.sync.startBackgroundFlush(20);
+    app.orgraph.deps.outbox.startBackgroundFlush(20);
     try {
       for (let waited = 0; (await outbox()) > 0 && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     } finally {
-      app.orgraph.deps.sync.stop();
+      app.orgraph.deps.outbox.stop();
     }
     expect(await outbox()).toBe(0);
     expect(await canSee(user.key)).toBe(true);
@@ -70,7 +70,7 @@ describe("fault injection on the write path", () => {
   it("a revocation SpiceDB has not applied is never acknowledged", async () => {
     const user = await changeWhileFailing("revoked", "before", remove, [{ teamId, role: "MEMBER" }]);
     faults.heal();
-    await app.orgraph.deps.sync.flush();
+    await app.orgraph.deps.outbox.flush();
     expect(await canSee(user.key)).toBe(false);
     expect(await drift()).toBe(0);
   });
@@ -80,7 +80,7 @@ describe("fault injection on the write path", () => {
     expect(await drift()).toBe(0);
     expect(await outbox()).toBeGreaterThan(0);
     faults.heal();
-    await app.orgraph.deps.sync.flush();
+    await app.orgraph.deps.outbox.flush();
     expect(await outbox()).toBe(0);
     expect(await canSee(user.key)).toBe(true);
   });
@@ -97,7 +97,7 @@ describe("fault injection on the write path", () => {
       await sql`drop trigger refuse_outbox_delete on authz_outbox`.execute(db);
       await sql`drop function refuse_outbox_delete`.execute(db);
     }
-    await app.orgraph.deps.sync.flush();
+    await app.orgraph.deps.outbox.flush();
     expect(await outbox()).toBe(0);
     expect(await drift()).toBe(0);
     expect(await canSee(user.key)).toBe(true);

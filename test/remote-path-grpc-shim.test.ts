@@ -7,7 +7,8 @@ import { authorize } from "./helpers/gateway.js";
 import { startGrpcShimOverEmbeddedSpiceDb, type GrpcShimOverEmbeddedSpiceDb } from "./helpers/grpc-shim-over-embedded-spicedb.js";
 import { runScript } from "./helpers/process.js";
 import { connectRemoteSpiceDb } from "../src/authz/client.js";
-import { ConsistencyTracker, RelationshipSync } from "../src/authz/relationships.js";
+import { ConsistencyTracker } from "../src/authz/consistency.js";
+import { OutboxApplier } from "../src/authz/outbox-applier.js";
 import { createApp } from "../src/app.js";
 import { createAuthzCaches, startOrgraph } from "../src/orgraph.js";
 
@@ -111,8 +112,8 @@ describe("the remote SpiceDB path, against a grpc-js shim over the embedded Spic
   function secondInstance() {
     const client = connectRemoteSpiceDb({ endpoint: spicedb.endpoint, token: spicedb.token, tls: false });
     const consistency = new ConsistencyTracker(app.orgraph.deps.db);
-    const sync = new RelationshipSync(app.orgraph.deps.db, client, consistency, app.orgraph.deps.logger);
-    const other = createApp({ ...app.orgraph.deps, authzClient: client, consistency, sync, caches: createAuthzCaches() });
+    const outbox = new OutboxApplier(app.orgraph.deps.db, client, consistency, app.orgraph.deps.logger);
+    const other = createApp({ ...app.orgraph.deps, authzClient: client, consistency, outbox, caches: createAuthzCaches() });
     return { other, client };
   }
 

@@ -65,7 +65,7 @@ async function authenticateJwt(deps: AppDeps, verify: JwtVerifier, token: string
   const { user, created } = await deps.db
     .transaction()
     .execute((tx) => findOrCreateUser(tx, claims.email, { verified: claims.emailVerified }));
-  if (created) await deps.sync.flush();
+  if (created) await deps.outbox.flush();
   if (!user.verified_at && claims.emailVerified) await verifyAccount(deps, user.id);
   return { kind: "USER", id: user.id, via: { method: "jwt", subject: claims.subject } };
 }

@@ -3,7 +3,7 @@ import { authzUnavailable, forbidden, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { AuthzClient } from "./client.js";
 import { checkKey, type CheckItem, type ObjectRef } from "./model.js";
-import type { ConsistencyTracker, Snapshot } from "./relationships.js";
+import type { ConsistencyTracker, Snapshot } from "./consistency.js";
 import type { StampedCache } from "./stamped-cache.js";
 
 /** What an Authorizer needs of the process (a subset of AppDeps). */

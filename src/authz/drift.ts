@@ -1,7 +1,8 @@
 import type { Db } from "../db/database.js";
 import type { AuthzClient } from "./client.js";
 import { relationshipKey, type Relationship } from "./model.js";
-import { writeOutsideOutbox } from "./relationships.js";
+import { writeOutsideOutbox } from "./outbox-applier.js";
+import { allRelationships } from "./relationship.repository.js";
 
 /** Every object type of spicedb/schema.zed that can be a resource. */
 const RESOURCE_TYPES = [
@@ -18,13 +19,7 @@ export interface Drift {
 /** Compares the durable record with SpiceDB (fully consistent reads), type by type. */
 export async function findDrift(db: Db, client: AuthzClient): Promise<Drift> {
   const recorded = new Map<string, Relationship>();
-  for (const row of await db.selectFrom("authz_relationships").selectAll().execute()) {
-    const relationship: Relationship = {
-      resource: { type: row.resource_type, id: row.resource_id },
-      relation: row.relation,
-      subject: { type: row.subject_type, id: row.subject_id },
-      ...(row.subject_relation ? { subjectRelation: row.subject_relation } : {}),
-    };
+  for (const relationship of await allRelationships(db)) {
     recorded.set(relationshipKey(relationship), relationship);
   }
   const stored = new Map<string, Relationship>();

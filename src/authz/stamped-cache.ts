@@ -3,7 +3,7 @@
  * valid for exactly one *stamp*.
  *
  * A stamp names the state of everything an answer may depend on (ConsistencyTracker in
- * relationships.ts): it changes with every committed change and every SpiceDB write, and it
+ * consistency.ts): it changes with every committed change and every SpiceDB write, and it
  * is read once at the start of a request, before that request reads anything else. Hence:
  *
  * - an answer is stored under the stamp its request read at its start, so it was computed

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { connectRemoteSpiceDb, readAuthzSchema } from "../authz/client.js";
-import { ConsistencyTracker, RelationshipSync } from "../authz/relationships.js";
+import { ConsistencyTracker } from "../authz/consistency.js";
+import { OutboxApplier } from "../authz/outbox-applier.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { openDatabase } from "../db/connect.js";
 import { DataDirLockedError, lockDataDir } from "../db/data-dir-lock.js";
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
       const client = connectRemoteSpiceDb(config.spicedb);
       try {
         await client.writeSchema(readAuthzSchema());
-        await new RelationshipSync(database.db, client, new ConsistencyTracker(), logger).flush();
+        await new OutboxApplier(database.db, client, new ConsistencyTracker(), logger).flush();
       } finally {
         client.close();
       }

@@ -86,7 +86,7 @@ export interface ApiKeyTable {
   revoked_at: Date | null;
 }
 
-/** The durable record of every relationship SpiceDB must hold (see authz/relationships.ts). */
+/** The durable record of every relationship SpiceDB must hold (see authz/relationship-writes.ts). */
 export interface AuthzRelationshipTable {
   resource_type: string;
   resource_id: string;

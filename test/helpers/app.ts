@@ -107,7 +107,7 @@ export class Seed {
   constructor(private readonly app: TestApp) {}
 
   async org(name = "Acme"): Promise<SeededOrg> {
-    const { db, sync } = this.app.orgraph.deps;
+    const { db, outbox } = this.app.orgraph.deps;
     const email = uniqueEmail("admin");
     const result = await db.transaction().execute(async (tx) => {
       const { user } = await findOrCreateUser(tx, email, { verified: true });
@@ -115,7 +115,7 @@ export class Seed {
       const { secret } = await issueApiKey(tx, { kind: "PERSONAL", name: "seed", user_id: user.id, created_by: user.id });
       return { orgId: org.id, userId: user.id, key: secret };
     });
-    await sync.flush();
+    await outbox.flush();
     const data = await this.app.ok(result.key, `query($id: ID!) { organization(id: $id) { defaultTeam { id } } }`, { id: result.orgId });
     return { orgId: result.orgId, defaultTeamId: data.organization.defaultTeam.id, admin: { userId: result.userId, key: result.key, email } };
   }

@@ -85,7 +85,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("revoked_at", "timestamptz")
     .execute();
 
-  // The durable relationship record and its outbox (see src/authz/relationships.ts).
+  // The durable relationship record and its outbox (see src/authz/relationship-writes.ts).
   await db.schema
     .createTable("authz_relationships")
     .addColumn("resource_type", "text", (c) => c.notNull())

@@ -5,7 +5,7 @@ import { sql, type Kysely } from "kysely";
  * organization) and `team#default_of` (whoever browses an organization browses its default
  * team). New organizations and teams write them; this writes them for the existing ones, into
  * the durable record and the outbox (so a remote SpiceDB receives them too), the way
- * src/authz/relationships.ts records every relationship.
+ * src/authz/relationship-writes.ts records every relationship.
  */
 const BACKFILL = [
   sql`SELECT 'organization' AS resource_type, org_id AS resource_id, 'team' AS relation, 'team' AS subject_type, id AS subject_id, '' AS subject_relation, org_id, id AS team_id FROM teams`,

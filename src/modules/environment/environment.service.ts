@@ -1,7 +1,8 @@
 import { ref } from "../../authz/model.js";
 import { ENVIRONMENT_GRANT, requireHeld } from "../../authz/no-escalation.js";
 import { describeAudit } from "../audit/audit.js";
-import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import { notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";

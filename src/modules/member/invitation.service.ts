@@ -1,7 +1,7 @@
 import { generateSecret, hashSecret, parseSecret } from "../../auth/secrets.js";
 import { ref } from "../../authz/model.js";
 import { ORG_ROLE_GRANTS, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
-import { writeRelationships } from "../../authz/relationships.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { OrgRole, TeamRole, Tx } from "../../db/database.js";
 import { badInput, conflict, forbidden, notFound, unauthenticated } from "../../errors.js";

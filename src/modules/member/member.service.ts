@@ -1,6 +1,7 @@
 import { ref } from "../../authz/model.js";
 import { ORG_ROLE_GRANTS, requireHeld } from "../../authz/no-escalation.js";
-import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { OrgRole } from "../../db/database.js";
 import { conflict, notFound } from "../../errors.js";

@@ -1,5 +1,6 @@
 import { ref } from "../../authz/model.js";
-import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import { badInput, forbidden, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";

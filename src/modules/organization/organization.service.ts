@@ -1,6 +1,6 @@
 import { ref } from "../../authz/model.js";
 import { describeAudit } from "../audit/audit.js";
-import { writeRelationships } from "../../authz/relationships.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
 import { notFound } from "../../errors.js";

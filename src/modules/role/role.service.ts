@@ -1,7 +1,8 @@
 import { ref } from "../../authz/model.js";
 import { CUSTOM_ROLE_PERMISSIONS } from "../../authz/catalog.js";
 import { customRoleGrants, requireHeld } from "../../authz/no-escalation.js";
-import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Db, Row } from "../../db/database.js";
 import { badInput, notFound } from "../../errors.js";

@@ -1,6 +1,6 @@
 import { ref } from "../../authz/model.js";
 import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
-import { writeRelationships } from "../../authz/relationships.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Db, Row, TeamRole } from "../../db/database.js";
 import { newId } from "../../ids.js";

@@ -1,5 +1,5 @@
 import { ref } from "../../authz/model.js";
-import { writeRelationships } from "../../authz/relationships.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Row } from "../../db/database.js";
 import { notFound } from "../../errors.js";

@@ -1,5 +1,5 @@
 import { ref, type Relationship } from "../../authz/model.js";
-import { writeRelationships } from "../../authz/relationships.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { Db, Row, Tx } from "../../db/database.js";
 import { newId } from "../../ids.js";
 

@@ -1,5 +1,6 @@
 import { ref } from "../../authz/model.js";
-import { findRelationships, writeRelationships } from "../../authz/relationships.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppDeps } from "../../context.js";
 import { revokeKeysMintedBy } from "../api-key/api-key.repository.js";
 import { revokeInvitationsSentBy } from "../member/invitation.repository.js";
@@ -28,5 +29,5 @@ export async function verifyAccount(deps: AppDeps, userId: string): Promise<void
   if (revoked.length > 0) {
     deps.logger.warn({ userId, revokedKeys: revoked.map((k) => k.id) }, "first verified sign-in: revoked every credential minted before it");
   }
-  await deps.sync.flush();
+  await deps.outbox.flush();
 }

@@ -1,0 +1,147 @@
+import { sql } from "kysely";
+import type { Db, Row, Tx } from "../db/database.js";
+import type { ObjectRef, Relationship } from "./model.js";
+
+/**
+ * Every query on the relationship record (`authz_relationships`), its outbox
+ * (`authz_outbox`) and the shared SpiceDB state (`authz_state`). The jobs built on them:
+ * relationship-writes.ts (the write path), outbox-applier.ts (SpiceDB follows the record),
+ * consistency.ts (which snapshot a request reads).
+ */
+
+type RelationshipKeyRow = Omit<Row<"authz_relationships">, "org_id" | "team_id">;
+
+/** Where a relationship belongs: lets removals by organization or team find it. */
+export interface RelationshipOwner {
+  orgId?: string;
+  teamId?: string;
+}
+
+export function toRow(r: Relationship): RelationshipKeyRow {
+  return {
+    resource_type: r.resource.type,
+    resource_id: r.resource.id,
+    relation: r.relation,
+    subject_type: r.subject.type,
+    subject_id: r.subject.id,
+    subject_relation: r.subjectRelation ?? "",
+  };
+}
+
+export function fromRow(row: RelationshipKeyRow): Relationship {
+  return {
+    resource: { type: row.resource_type, id: row.resource_id },
+    relation: row.relation,
+    subject: { type: row.subject_type, id: row.subject_id },
+    ...(row.subject_relation ? { subjectRelation: row.subject_relation } : {}),
+  };
+}
+
+export async function insertRelationships(tx: Tx, owner: RelationshipOwner, relationships: Relationship[]): Promise<void> {
+  if (relationships.length === 0) return;
+  const rows = relationships.map((r) => ({ ...toRow(r), org_id: owner.orgId ?? null, team_id: owner.teamId ?? null }));
+  await tx.insertInto("authz_relationships").values(rows).onConflict((oc) => oc.doNothing()).execute();
+}
+
+export async function deleteRelationship(tx: Tx, relationship: Relationship): Promise<void> {
+  const row = toRow(relationship);
+  await tx
+    .deleteFrom("authz_relationships")
+    .where("resource_type", "=", row.resource_type)
+    .where("resource_id", "=", row.resource_id)
+    .where("relation", "=", row.relation)
+    .where("subject_type", "=", row.subject_type)
+    .where("subject_id", "=", row.subject_id)
+    .where("subject_relation", "=", row.subject_relation)
+    .execute();
+}
+
+/** Queues keys for the applier, in the change's own transaction. */
+export async function queueInOutbox(tx: Tx, relationships: Relationship[]): Promise<void> {
+  if (relationships.length > 0) await tx.insertInto("authz_outbox").values(relationships.map(toRow)).execute();
+}
+
+export interface RelationshipFilter {
+  orgId?: string;
+  teamId?: string;
+  resource?: ObjectRef;
+  relations?: string[];
+  subject?: ObjectRef;
+}
+
+/** The recorded relationships matching every given condition (to remove them, typically). */
+export async function findRelationships(tx: Tx | Db, filter: RelationshipFilter): Promise<Relationship[]> {
+  let query = tx.selectFrom("authz_relationships").selectAll();
+  if (filter.orgId) query = query.where("org_id", "=", filter.orgId);
+  if (filter.teamId) query = query.where("team_id", "=", filter.teamId);
+  if (filter.resource) {
+    query = query.where("resource_type", "=", filter.resource.type).where("resource_id", "=", filter.resource.id);
+  }
+  if (filter.relations) query = query.where("relation", "in", filter.relations);
+  if (filter.subject) {
+    query = query.where("subject_type", "=", filter.subject.type).where("subject_id", "=", filter.subject.id);
+  }
+  return (await query.execute()).map(fromRow);
+}
+
+/** The whole record (refilling an in-memory SpiceDB, comparing for drift). */
+export async function allRelationships(db: Db): Promise<Relationship[]> {
+  return (await db.selectFrom("authz_relationships").selectAll().execute()).map(fromRow);
+}
+
+// Serializes appliers across processes that share one Postgres (arbitrary constant: "orgraph").
+const APPLY_LOCK = 0x6f7267;
+
+export async function takeApplyLock(tx: Tx): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${APPLY_LOCK})`.execute(tx);
+}
+
+/** Queued keys, oldest first, each with whether the record holds it now (`present`). */
+export async function readOutboxBatch(tx: Tx, limit: number): Promise<{ id: string; relationship: Relationship; present: boolean }[]> {
+  const rows = await tx
+    .selectFrom("authz_outbox as o")
+    .leftJoin("authz_relationships as r", (join) =>
+      join
+        .onRef("r.resource_type", "=", "o.resource_type")
+        .onRef("r.resource_id", "=", "o.resource_id")
+        .onRef("r.relation", "=", "o.relation")
+        .onRef("r.subject_type", "=", "o.subject_type")
+        .onRef("r.subject_id", "=", "o.subject_id")
+        .onRef("r.subject_relation", "=", "o.subject_relation"),
+    )
+    .select(["o.id", "o.resource_type", "o.resource_id", "o.relation", "o.subject_type", "o.subject_id", "o.subject_relation", "r.resource_type as present"])
+    .orderBy("o.id")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ id: String(row.id), relationship: fromRow(row), present: row.present !== null }));
+}
+
+export async function deleteFromOutbox(tx: Tx, ids: string[]): Promise<void> {
+  if (ids.length > 0) await tx.deleteFrom("authz_outbox").where("id", "in", ids).execute();
+}
+
+export async function clearOutbox(db: Db): Promise<void> {
+  await db.deleteFrom("authz_outbox").execute();
+}
+
+/** The token of the last SpiceDB write any process shared, and the revision every change bumps. */
+export async function readAuthzState(db: Db) {
+  return db.selectFrom("authz_state").select(["zed_token", "revision"]).where("id", "=", 1).executeTakeFirst();
+}
+
+export async function bumpRevision(tx: Tx): Promise<void> {
+  await tx
+    .insertInto("authz_state")
+    .values({ id: 1, zed_token: "", revision: 1 })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ revision: sql<number>`authz_state.revision + 1` }))
+    .execute();
+}
+
+export async function shareToken(tx: Tx, token: string): Promise<void> {
+  if (!token) return;
+  await tx
+    .insertInto("authz_state")
+    .values({ id: 1, zed_token: token })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ zed_token: token }))
+    .execute();
+}
