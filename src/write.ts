@@ -26,7 +26,7 @@ export async function writeTransaction<T>(
     });
   } catch (error) {
     // The event written in the transaction was rolled back with it: the failure is recorded
-    // instead (auditMutations), and a security-log row that never committed needs no trim.
+    // instead (auditedResolver), and a security-log row that never committed needs no trim.
     if (ctx.audit) Object.assign(ctx.audit, { written: false, securitySource: undefined });
     if (isUniqueViolation(error)) throw conflict(options.onConflict ?? "That already exists");
     throw error;

@@ -83,3 +83,28 @@ describe("one audit event per mutation kind", () => {
     }
   });
 });
+
+describe("auditing is declared with each mutation (graphql/audit-plugin.ts)", () => {
+  it("a schema with a mutation that declares no audit action does not build", async () => {
+    const { default: SchemaBuilder } = await import("@pothos/core");
+    const { auditPlugin } = await import("../src/graphql/audit-plugin.js");
+    // Only the audit plugin: the app's other plugins (scope-auth's required options) play no part here.
+    const unaudited = new SchemaBuilder<{ Context: object }>({ plugins: [auditPlugin] } as never);
+    unaudited.queryType({ fields: (t) => ({ ok: t.boolean({ resolve: () => true }) }) });
+    // @ts-expect-error the `audit` option is required on every mutation field
+    unaudited.mutationType({ fields: (t) => ({ forget: t.boolean({ resolve: () => true }) }) });
+    expect(() => unaudited.toSchema()).toThrow('Mutation.forget declares no audit action (the field option "audit")');
+  });
+
+  it("a mutation refused by a scope (signed out) is recorded as DENIED under its declared action", async () => {
+    const response = await app.gql(undefined, `mutation($o: ID!) { renameOrganization(id: $o, name: "Nope") { id } }`, { o: org.orgId });
+    expect(response.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    const denied = await app.orgraph.deps.db
+      .selectFrom("security_events")
+      .selectAll()
+      .where("action", "=", "organization.rename")
+      .where("result", "=", "DENIED")
+      .execute();
+    expect(denied.length).toBeGreaterThan(0);
+  });
+});

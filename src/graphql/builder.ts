@@ -1,6 +1,7 @@
 import SchemaBuilder from "@pothos/core";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin, { type AuthFailure } from "@pothos/plugin-scope-auth";
+import { auditPlugin } from "./audit-plugin.js";
 import type { AppContext } from "../context.js";
 import { codedError, notFound, unauthenticated } from "../errors.js";
 import { typeOfId } from "../ids.js";
@@ -28,7 +29,8 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin],
+  // Audit first: it wraps scope-auth, so refusals by a scope are audited too (audit-plugin.ts).
+  plugins: [auditPlugin, ScopeAuthPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     // A type's scopes run once per object, where it is returned, not on each of its fields.

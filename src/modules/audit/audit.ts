@@ -1,4 +1,4 @@
-import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
+import type { GraphQLFieldResolver } from "graphql";
 import { credentialOf } from "../../auth/principal.js";
 import type { AppContext } from "../../context.js";
 import type { AuditResult, Db, Tx } from "../../db/database.js";
@@ -32,47 +32,6 @@ export interface AuditDraft {
 export function describeAudit(ctx: AppContext, details: Pick<AuditDraft, "orgId" | "teamId" | "targetId" | "diff">): void {
   if (ctx.audit) Object.assign(ctx.audit, details, { explicit: true });
 }
-
-/** Stable dotted action names, one per mutation. */
-const ACTIONS: Record<string, string> = {
-  createOrganization: "organization.create",
-  renameOrganization: "organization.rename",
-  inviteMember: "member.invite",
-  acceptInvitation: "member.accept_invitation",
-  revokeInvitation: "member.revoke_invitation",
-  removeMember: "member.remove",
-  setOrgRole: "member.set_role",
-  createTeam: "team.create",
-  renameTeam: "team.rename",
-  deleteTeam: "team.delete",
-  addTeamMember: "team.member.add",
-  setTeamRole: "team.member.set_role",
-  removeTeamMember: "team.member.remove",
-  createEnvironment: "environment.create",
-  setEnvironmentRestricted: "environment.set_restricted",
-  grantEnvironmentAccess: "environment.access.grant",
-  revokeEnvironmentAccess: "environment.access.revoke",
-  createModel: "model.create",
-  deployModel: "model.deploy",
-  deleteModel: "model.delete",
-  createChain: "chain.create",
-  updateChain: "chain.update",
-  runChain: "chain.run",
-  deleteChain: "chain.delete",
-  shareChain: "chain.share",
-  unshareChain: "chain.unshare",
-  createTrainingProject: "training_project.create",
-  setSecret: "secret.set",
-  deleteSecret: "secret.delete",
-  createApiKey: "api_key.create",
-  revokeApiKey: "api_key.revoke",
-  createServiceAccount: "service_account.create",
-  createRole: "role.create",
-  updateRole: "role.update",
-  deleteRole: "role.delete",
-  assignRole: "role.assign",
-  unassignRole: "role.unassign",
-};
 
 const REDACTED_KEYS = new Set(["value", "token", "secret"]);
 
@@ -194,51 +153,46 @@ export async function completeDraft(tx: Tx, ctx: AppContext, result: unknown): P
 const DENIED_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"]);
 
 /**
- * Wraps every Mutation field: starts its audit draft, and when the mutation fails before
- * its change was written, records the attempt (DENIED or ERROR) in a transaction of its own.
- * The organization named by the input is only a candidate: recordAudit chains the event into
- * it only for a member of it. A successful mutation's event is written in its change's
+ * Wraps one Mutation field's resolver (graphql/audit-plugin.ts applies it to every mutation,
+ * with the action the mutation declares): starts its audit draft, and when the mutation fails
+ * before its change was written, records the attempt (DENIED or ERROR) in a transaction of its
+ * own. The organization named by the input is only a candidate: recordAudit chains the event
+ * into it only for a member of it. A successful mutation's event is written in its change's
  * transaction (writeTransaction), or here: if that write fails, the mutation fails.
  */
-export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
-  const fields = schema.getMutationType()?.getFields() ?? {};
-  for (const field of Object.values(fields)) {
-    const resolve: GraphQLFieldResolver<unknown, AppContext> = field.resolve ?? defaultFieldResolver;
-    const action = ACTIONS[field.name] ?? `mutation.${field.name}`;
-    field.resolve = async (source, args: Record<string, unknown>, ctx: AppContext, info) => {
-      const ids = argumentIds(args);
-      const draft: AuditDraft = { action, targetId: ids[0], diff: { input: redact(args) } };
-      ctx.audit = draft;
-      // Where the mutation acts, read before it runs: a deletion removes what would tell.
-      for (const id of ids) {
-        Object.assign(draft, await ownerOf(ctx.db, id).catch(() => ({})));
-        if (draft.orgId) break;
+export function auditedResolver(action: string, resolve: GraphQLFieldResolver<unknown, AppContext, Record<string, unknown>>): GraphQLFieldResolver<unknown, AppContext, Record<string, unknown>> {
+  return async (source, args, ctx, info) => {
+    const ids = argumentIds(args);
+    const draft: AuditDraft = { action, targetId: ids[0], diff: { input: redact(args) } };
+    ctx.audit = draft;
+    // Where the mutation acts, read before it runs: a deletion removes what would tell.
+    for (const id of ids) {
+      Object.assign(draft, await ownerOf(ctx.db, id).catch(() => ({})));
+      if (draft.orgId) break;
+    }
+    if (draft.orgId && (await isOrgMember(ctx.db, ctx.principal, draft.orgId))) draft.memberAtStart = draft.orgId;
+    try {
+      const result: unknown = await resolve(source, args, ctx, info);
+      if (!ctx.audit.written) await ctx.db.transaction().execute((tx) => recordAudit(tx, ctx, "SUCCESS"));
+      return result;
+    } catch (error) {
+      if (!ctx.audit.written) {
+        const code = errorCode(error);
+        const message = code ? (error as Error).message : "Unexpected error";
+        await ctx.db
+          .transaction()
+          .execute((tx) => recordAudit(tx, ctx, code && DENIED_CODES.has(code) ? "DENIED" : "ERROR", message))
+          .catch((auditError: unknown) => ctx.logger.error({ err: auditError }, "could not record a failed mutation in the audit log"));
       }
-      if (draft.orgId && (await isOrgMember(ctx.db, ctx.principal, draft.orgId))) draft.memberAtStart = draft.orgId;
-      try {
-        const result = await resolve(source, args, ctx, info);
-        if (!ctx.audit.written) await ctx.db.transaction().execute((tx) => recordAudit(tx, ctx, "SUCCESS"));
-        return result;
-      } catch (error) {
-        if (!ctx.audit.written) {
-          const code = errorCode(error);
-          const message = code ? (error as Error).message : "Unexpected error";
-          await ctx.db
-            .transaction()
-            .execute((tx) => recordAudit(tx, ctx, code && DENIED_CODES.has(code) ? "DENIED" : "ERROR", message))
-            .catch((auditError: unknown) => ctx.logger.error({ err: auditError }, "could not record a failed mutation in the audit log"));
-        }
-        throw error;
-      } finally {
-        const securitySource = draft.securitySource;
-        // The event is written; a failed trim only leaves the log over its bound until the next one.
-        if (securitySource) {
-          await trimSecurityLog(ctx.db, securitySource, ctx.deps.config.securityLog).catch((trimError: unknown) =>
-            ctx.logger.error({ err: trimError }, "could not trim the security log"),
-          );
-        }
+      throw error;
+    } finally {
+      const securitySource = draft.securitySource;
+      // The event is written; a failed trim only leaves the log over its bound until the next one.
+      if (securitySource) {
+        await trimSecurityLog(ctx.db, securitySource, ctx.deps.config.securityLog).catch((trimError: unknown) =>
+          ctx.logger.error({ err: trimError }, "could not trim the security log"),
+        );
       }
-    };
-  }
-  return schema;
+    }
+  };
 }

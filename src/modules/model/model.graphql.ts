@@ -85,16 +85,21 @@ const DeployModelInput = builder.inputType("DeployModelInput", {
 
 builder.mutationFields((t) => ({
   createModel: t.field({
+
+    audit: "model.create",
     type: ModelRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createModel(ctx, args.teamId, args.name),
   }),
   deployModel: t.field({
+
+    audit: "model.deploy",
     type: DeploymentRef,
     args: { input: t.arg({ type: DeployModelInput, required: true }) },
     resolve: (_root, { input }, ctx) => deployModel(ctx, input),
   }),
   deleteModel: t.boolean({
+    audit: "model.delete",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => deleteModel(ctx, args.id),
   }),

@@ -40,11 +40,15 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createOrganization: t.field({
+
+    audit: "organization.create",
     type: OrganizationRef,
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, { name }, ctx) => createOrganization(ctx, name),
   }),
   renameOrganization: t.field({
+
+    audit: "organization.rename",
     type: OrganizationRef,
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, { id, name }, ctx) => {

@@ -24,11 +24,14 @@ builder.objectFields(TeamRef, (t) => ({
 
 builder.mutationFields((t) => ({
   setSecret: t.field({
+
+    audit: "secret.set",
     type: SecretRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), value: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => setSecret(ctx, args.teamId, args.name, args.value),
   }),
   deleteSecret: t.boolean({
+    audit: "secret.delete",
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => deleteSecret(ctx, args.teamId, args.name),
   }),

@@ -56,6 +56,7 @@ const CreateServiceAccountPayload = builder.objectRef<Awaited<ReturnType<typeof 
 
 builder.mutationField("createServiceAccount", (t) =>
   t.field({
+    audit: "service_account.create",
     type: CreateServiceAccountPayload,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
     resolve: (_root, args, ctx) => createServiceAccount(ctx, args.teamId, args.name, args.role),

@@ -90,30 +90,40 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createTeam: t.field({
+
+    audit: "team.create",
     type: TeamRef,
     args: { organizationId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createTeam(ctx, args.organizationId, args.name),
   }),
   renameTeam: t.field({
+
+    audit: "team.rename",
     type: TeamRef,
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => renameTeam(ctx, args.id, args.name),
   }),
   deleteTeam: t.boolean({
+    audit: "team.delete",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => deleteTeam(ctx, args.id),
   }),
   addTeamMember: t.field({
+
+    audit: "team.member.add",
     type: TeamMembershipRef,
     args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
     resolve: (_root, args, ctx) => addTeamMember(ctx, args.teamId, args.principalId, args.role),
   }),
   setTeamRole: t.field({
+
+    audit: "team.member.set_role",
     type: TeamMembershipRef,
     args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
     resolve: (_root, args, ctx) => setTeamRole(ctx, args.teamId, args.principalId, args.role),
   }),
   removeTeamMember: t.boolean({
+    audit: "team.member.remove",
     args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => removeTeamMember(ctx, args.teamId, args.principalId),
   }),

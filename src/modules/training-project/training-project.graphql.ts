@@ -70,6 +70,7 @@ builder.objectFields(TeamRef, (t) => ({
 
 builder.mutationField("createTrainingProject", (t) =>
   t.field({
+    audit: "training_project.create",
     type: TrainingProjectRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createTrainingProject(ctx, args.teamId, args.name),
