@@ -8,10 +8,10 @@ import { badInput, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { requireUser } from "../principal.js";
+import { requireUser } from "../../auth/caller.js";
 import { listEnvironments } from "../environment/environment.repository.js";
 import { findTeam, type Team } from "../team/team.repository.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
 import { findApiKey, insertApiKey, type ApiKey } from "./api-key.repository.js";
 
@@ -57,7 +57,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     await ctx.authz.requireVisible(ref("service_account", input.serviceAccountId));
     const account = await ctx.db.selectFrom("service_accounts").selectAll().where("id", "=", input.serviceAccountId).executeTakeFirst();
     if (!account) throw notFound("service_account not found");
-    const team = await getTeam(ctx, account.team_id);
+    const team = await getBrowsableTeam(ctx, account.team_id);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     // The key acts as the account: only someone who holds everything it holds may have one.
     const environments = (await listEnvironments(ctx.db, team.id)).map((e) => ref("environment", e.id));
@@ -68,7 +68,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   }
 
   if (input.teamId) {
-    const team = await getTeam(ctx, input.teamId);
+    const team = await getBrowsableTeam(ctx, input.teamId);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     if (!input.type) throw badInput("A team key needs a type: FULL_ACCESS, INFERENCE_ONLY or METRICS_ONLY");
     await requireHeld(ctx.authz, teamRef(team.id), KEY_TYPE_GRANTS[input.type], `create a ${input.type} key`);

@@ -4,10 +4,9 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
-import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { teamRef } from "../team/team.service.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { withoutSecretNames } from "../secret/secret-names.js";
 import { listAuditEvents, verifyChain, type AuditEvent, type AuditFilter } from "./audit.repository.js";
 

@@ -3,9 +3,8 @@ import { withoutSecretNames } from "../secret/secret-names.js";
 import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
-import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
 import { chainRef, createChain, secretReferences, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
 

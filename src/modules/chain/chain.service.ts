@@ -8,10 +8,10 @@ import { expectId, newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { findOrgMembership } from "../organization/organization.repository.js";
-import { actorId } from "../principal.js";
+import { actorId } from "../../auth/caller.js";
 import { listSecretNames } from "../secret/secret.repository.js";
 import { findTeam, type Team } from "../team/team.repository.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
 import { chainAccess, chainInTeam, CHAIN_ACCESS_RELATIONS, type ChainAccess } from "./chain.relationships.js";
 import { findChain, type Chain, type ChainRun } from "./chain.repository.js";
 
@@ -60,7 +60,7 @@ async function validDefinition(ctx: AppContext, teamId: string, definition: unkn
 
 export async function createChain(ctx: AppContext, teamId: string, name: string, definition: unknown): Promise<Chain> {
   const chainName = validName(name, "chain name");
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "resources_write");
   const definitionText = await validDefinition(ctx, teamId, definition);
   return writeTransaction(

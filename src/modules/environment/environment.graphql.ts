@@ -2,9 +2,9 @@ import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { ref } from "../../authz/model.js";
 import { typeOfId } from "../../ids.js";
-import { loadPrincipal, SUBJECT_TYPE_OF } from "../principal.js";
+import { SUBJECT_TYPE_OF } from "../team/team-grantee.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { listEnvironments, type Environment } from "./environment.repository.js";
 import {
   createEnvironment,

@@ -6,38 +6,30 @@ import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import { notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
+import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { resolveTeamPrincipal } from "../principal.js";
+import { resolveGrantee } from "../team/team-grantee.js";
 import { findTeam } from "../team/team.repository.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { writeInTeam } from "../team/write-in-team.js";
 import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
 import { findEnvironment, insertEnvironment, type Environment } from "./environment.repository.js";
 
 export const environmentRef = (id: string) => ref("environment", id);
 
-export async function getEnvironment(ctx: AppContext, id: string): Promise<Environment> {
-  expectId(id, "Environment");
-  await ctx.authz.requireVisible(environmentRef(id));
-  const environment = await findEnvironment(ctx.db, id);
-  if (!environment) throw notFound("environment not found");
-  return environment;
-}
+export const getEnvironment = (ctx: AppContext, id: string): Promise<Environment> =>
+  getVisible(ctx, "Environment", environmentRef(id), findEnvironment);
 
 /** Team ADMINs create environments; a team starts with none. */
 export async function createEnvironment(ctx: AppContext, teamId: string, name: string, restricted: boolean): Promise<Environment> {
   const envName = validName(name, "environment name");
-  const team = await getTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "manage_environments");
-  return writeTransaction(
+  return writeInTeam(
     ctx,
-    async (tx) => {
+    teamId,
+    "manage_environments",
+    async ({ tx, relate }) => {
       const environment = await insertEnvironment(tx, { teamId, name: envName, restricted });
-      await writeRelationships(
-        tx,
-        { orgId: team.org_id, teamId },
-        { add: [environmentInTeam(environment.id, teamId), ...(restricted ? [] : unrestricted(environment.id))] },
-      );
+      await relate({ add: [environmentInTeam(environment.id, teamId), ...(restricted ? [] : unrestricted(environment.id))] });
       return environment;
     },
     { onConflict: `The team already has an environment named "${envName}"` },
@@ -66,7 +58,7 @@ export async function setEnvironmentRestricted(ctx: AppContext, id: string, rest
 /** Grantees: users, service accounts and FULL_ACCESS keys of the team. */
 export async function grantEnvironmentAccess(ctx: AppContext, id: string, principalId: string): Promise<Environment> {
   const { environment, team } = await manageAccess(ctx, id);
-  const principal = await resolveTeamPrincipal(ctx, team, principalId, { teamKeys: true });
+  const principal = await resolveGrantee(ctx, team, principalId, { teamKeys: true });
   await requireHeld(ctx.authz, environmentRef(id), ENVIRONMENT_GRANT, "grant access to this environment");
   await writeTransaction(ctx, (tx) =>
     writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [environmentGrantee(id, principal)] }),

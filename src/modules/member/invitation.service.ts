@@ -13,7 +13,7 @@ import { describeAudit } from "../audit/audit.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
 import { findOrganization, findOrgMembership, insertOrgMembership, lockOrganization } from "../organization/organization.repository.js";
 import { orgRef } from "../organization/organization.service.js";
-import { actAs } from "../principal.js";
+import { actAs } from "../../auth/caller.js";
 import { teamRole } from "../team/team.relationships.js";
 import { findDefaultTeam, findTeamIdsInOrg, insertTeamMembership } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";

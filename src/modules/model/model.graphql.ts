@@ -4,9 +4,8 @@ import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
 import { environmentRef } from "../environment/environment.service.js";
-import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { findDeployment, listModelsPage, type Deployment, type Model } from "./model.repository.js";
 import { createModel, deleteModel, deployModel, getModel, modelRef } from "./model.service.js";
 

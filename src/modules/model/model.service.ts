@@ -2,39 +2,34 @@ import { ref } from "../../authz/model.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import { badInput, forbidden, notFound } from "../../errors.js";
-import { expectId } from "../../ids.js";
+import { badInput, forbidden } from "../../errors.js";
+import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { findEnvironmentByName, type Environment } from "../environment/environment.repository.js";
 import { environmentRef } from "../environment/environment.service.js";
-import { actorId } from "../principal.js";
+import { actorId } from "../../auth/caller.js";
 import { findTeam, findTeams, type Team } from "../team/team.repository.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { writeInTeam } from "../team/write-in-team.js";
 import { modelInTeam } from "./model.relationships.js";
 import { findModel, findModelByName, insertDeployment, insertModel, teamsWithModelNamed, type Deployment, type Model } from "./model.repository.js";
 
 export const modelRef = (id: string) => ref("model", id);
 
-export async function getModel(ctx: AppContext, id: string): Promise<Model> {
-  expectId(id, "Model");
-  await ctx.authz.requireVisible(modelRef(id));
-  const model = await findModel(ctx.db, id);
-  if (!model) throw notFound("model not found");
-  return model;
-}
+export const getModel = (ctx: AppContext, id: string): Promise<Model> => getVisible(ctx, "Model", modelRef(id), findModel);
 
 const duplicateModel = (name: string) => `The team already has a model named "${name}"`;
 
 export async function createModel(ctx: AppContext, teamId: string, name: string): Promise<Model> {
   const modelName = validName(name, "model name");
-  const team = await getTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "resources_write");
-  return writeTransaction(
+  return writeInTeam(
     ctx,
-    async (tx) => {
+    teamId,
+    "resources_write",
+    async ({ tx, relate }) => {
       const model = await insertModel(tx, { teamId, name: modelName, createdBy: actorId(ctx) });
-      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [modelInTeam(model.id, teamId)] });
+      await relate({ add: [modelInTeam(model.id, teamId)] });
       return model;
     },
     { onConflict: duplicateModel(modelName) },
@@ -56,7 +51,7 @@ export interface DeployInput {
 export async function deployModel(ctx: AppContext, input: DeployInput): Promise<Deployment> {
   const modelName = validName(input.modelName, "model name");
   const environmentName = validName(input.environment, "environment name");
-  const team = input.teamId ? await getTeam(ctx, input.teamId) : await inferDeployTeam(ctx, modelName);
+  const team = input.teamId ? await getBrowsableTeam(ctx, input.teamId) : await inferDeployTeam(ctx, modelName);
   const [environment, existing] = await Promise.all([
     findEnvironmentByName(ctx.db, team.id, environmentName),
     findModelByName(ctx.db, team.id, modelName),
@@ -118,7 +113,7 @@ async function requireDeploy(
 async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team> {
   // Keys and service accounts belong to one team: that is the only candidate, and the
   // permission checks that follow decide the rest.
-  if (ctx.principal && ctx.principal.kind !== "USER") return getTeam(ctx, ctx.principal.teamId);
+  if (ctx.principal && ctx.principal.kind !== "USER") return getBrowsableTeam(ctx, ctx.principal.teamId);
   const candidates = await ctx.authz.lookup("team", "resources_write");
   if (candidates.length === 1) return (await findTeam(ctx.db, candidates[0]!))!;
   const withModel = await teamsWithModelNamed(ctx.db, candidates, modelName);

@@ -7,7 +7,7 @@ import { notFound } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { requireUser } from "../principal.js";
+import { requireUser } from "../../auth/caller.js";
 import { defaultTeamOf, orgHasTeam, teamInOrg, teamRole } from "../team/team.relationships.js";
 import { insertTeam, insertTeamMembership } from "../team/team.repository.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";

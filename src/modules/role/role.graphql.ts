@@ -2,9 +2,8 @@ import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
-import { loadPrincipal } from "../principal.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { assignRole, createRole, deleteRole, getRole, listAssignments, listRoles, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
 
 const RoleRef = builder.objectRef<Role>("Role");

@@ -11,7 +11,7 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { getOrganization, orgRef } from "../organization/organization.service.js";
-import { resolveTeamPrincipal } from "../principal.js";
+import { resolveGrantee } from "../team/team-grantee.js";
 import { findTeam } from "../team/team.repository.js";
 import { bindingId, roleBinding, rolePermissions } from "./role.relationships.js";
 
@@ -103,7 +103,7 @@ export async function assignRole(ctx: AppContext, roleId: string, teamId: string
   expectId(teamId, "Team");
   const team = await findTeam(ctx.db, teamId);
   if (!team || team.org_id !== role.org_id) throw badInput("The team must belong to the role's organization");
-  const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  const principal = await resolveGrantee(ctx, team, principalId);
   await requireHeld(ctx.authz, ref("team", teamId), customRoleGrants(role.permissions), `assign the role "${role.name}"`);
   return writeTransaction(
     ctx,

@@ -2,7 +2,7 @@ import type { AppContext } from "../../context.js";
 import { describeAudit } from "../audit/audit.js";
 import { badInput, notFound } from "../../errors.js";
 import { writeTransaction } from "../../write.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -26,7 +26,7 @@ export async function setSecret(ctx: AppContext, teamId: string, name: string, v
   validSecretName(name);
   if (value.length === 0) throw badInput("A secret value must not be empty");
   if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw badInput(`A secret value must be at most ${MAX_VALUE_BYTES} bytes`);
-  await getTeam(ctx, teamId);
+  await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "secrets_manage");
   // The value itself never reaches the log: only that it changed.
   describeAudit(ctx, { teamId, targetId: teamId, diff: { name, value: "changed" } });
@@ -49,7 +49,7 @@ export async function setSecret(ctx: AppContext, teamId: string, name: string, v
 
 export async function deleteSecret(ctx: AppContext, teamId: string, name: string): Promise<boolean> {
   validSecretName(name);
-  await getTeam(ctx, teamId);
+  await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "secrets_manage");
   const deleted = await writeTransaction(ctx, (tx) =>
     tx.deleteFrom("secrets").where("team_id", "=", teamId).where("name", "=", name).executeTakeFirst(),

@@ -8,7 +8,8 @@ import { TeamRef, TeamRoleEnum } from "../team/team.graphql.js";
 import { findTeamMembership } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
-import { createServiceAccount, findServiceAccount, listServiceAccounts, type ServiceAccount } from "./service-account.service.js";
+import { findServiceAccount, listServiceAccounts, type ServiceAccount } from "./service-account.repository.js";
+import { createServiceAccount } from "./service-account.service.js";
 
 const serviceAccountRef = (id: string) => ref("service_account", id);
 

@@ -2,22 +2,14 @@ import { ref } from "../../authz/model.js";
 import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { Db, Row, TeamRole } from "../../db/database.js";
-import { newId } from "../../ids.js";
+import type { TeamRole } from "../../db/database.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
 import { teamRole } from "../team/team.relationships.js";
 import { insertTeamMembership } from "../team/team.repository.js";
-import { getTeam, teamRef } from "../team/team.service.js";
-
-export type ServiceAccount = Row<"service_accounts">;
-
-export const findServiceAccount = (db: Db, id: string) =>
-  db.selectFrom("service_accounts").selectAll().where("id", "=", id).executeTakeFirst();
-
-export const listServiceAccounts = (db: Db, teamId: string) =>
-  db.selectFrom("service_accounts").selectAll().where("team_id", "=", teamId).orderBy("name").execute();
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { insertServiceAccount } from "./service-account.repository.js";
 
 /**
  * A non-human member of one team, with a team role there, acting through its keys. Created
@@ -26,17 +18,13 @@ export const listServiceAccounts = (db: Db, teamId: string) =>
  */
 export async function createServiceAccount(ctx: AppContext, teamId: string, name: string, role: TeamRole) {
   const accountName = validName(name, "service account name");
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_keys");
   await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `create a service account with the ${role} role`);
   return writeTransaction(
     ctx,
     async (tx) => {
-      const serviceAccount = await tx
-        .insertInto("service_accounts")
-        .values({ id: newId("ServiceAccount"), team_id: teamId, name: accountName, created_by: ctx.principal!.id })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const serviceAccount = await insertServiceAccount(tx, { teamId, name: accountName, createdBy: ctx.principal!.id });
       const subject = ref("service_account", serviceAccount.id);
       await insertTeamMembership(tx, { teamId, principalId: serviceAccount.id, principalType: "service_account", role });
       await writeRelationships(tx, { orgId: team.org_id, teamId }, {

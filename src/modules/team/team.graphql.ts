@@ -3,8 +3,7 @@ import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { findOrgMembership } from "../organization/organization.repository.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
-import { loadPrincipal } from "../principal.js";
-import { PrincipalRef } from "../user/user.graphql.js";
+import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import {
   findDefaultTeam,
   findTeamMembership,
@@ -13,7 +12,7 @@ import {
   type Team,
   type TeamMembership,
 } from "./team.repository.js";
-import { addTeamMember, createTeam, deleteTeam, getTeam, removeTeamMember, renameTeam, setTeamRole, teamRef } from "./team.service.js";
+import { addTeamMember, createTeam, deleteTeam, getBrowsableTeam, removeTeamMember, renameTeam, setTeamRole, teamRef } from "./team.service.js";
 
 export const TeamRoleEnum = builder.enumType("TeamRole", { values: ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"] as const });
 
@@ -26,7 +25,7 @@ builder.node(TeamRef, {
   // `browse` also admits users a chain of the team is shared with: they reach the team and
   // that chain, and every other field asks for team:view.
   authScopes: (team) => ({ visible: scopeKey(teamRef(team.id), "browse") }),
-  loadOne: (id, ctx) => getTeam(ctx, id),
+  loadOne: (id, ctx) => getBrowsableTeam(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
     isDefault: t.exposeBoolean("is_default"),
@@ -84,7 +83,7 @@ builder.queryFields((t) => ({
     type: TeamRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => getTeam(ctx, id),
+    resolve: (_root, { id }, ctx) => getBrowsableTeam(ctx, id),
   }),
 }));
 

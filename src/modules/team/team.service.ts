@@ -10,7 +10,7 @@ import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { resolveTeamPrincipal } from "../principal.js";
+import { resolveGrantee } from "./team-grantee.js";
 import { orgRef } from "../organization/organization.service.js";
 import { orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
 import { findTeam, findTeamMembership, insertTeam, insertTeamMembership, type Team, type TeamMembership } from "./team.repository.js";
@@ -21,7 +21,7 @@ export const teamRef = (id: string) => ref("team", id);
  * The team if the caller may reach it (`browse`: its viewers, and users one of its chains is
  * shared with); NOT_FOUND otherwise, whether or not it exists.
  */
-export async function getTeam(ctx: AppContext, id: string): Promise<Team> {
+export async function getBrowsableTeam(ctx: AppContext, id: string): Promise<Team> {
   expectId(id, "Team");
   await ctx.authz.requireVisible(teamRef(id), "browse");
   const team = await findTeam(ctx.db, id);
@@ -47,7 +47,7 @@ export async function createTeam(ctx: AppContext, orgId: string, name: string): 
 /** Team ADMINs (and so org ADMINs) rename a team, the default team included. */
 export async function renameTeam(ctx: AppContext, id: string, name: string): Promise<Team> {
   const teamName = validName(name, "team name");
-  const before = await getTeam(ctx, id);
+  const before = await getBrowsableTeam(ctx, id);
   await ctx.authz.require(teamRef(id), "manage");
   describeAudit(ctx, { orgId: before.org_id, teamId: id, targetId: id, diff: { name: { before: before.name, after: teamName } } });
   return writeTransaction(
@@ -59,7 +59,7 @@ export async function renameTeam(ctx: AppContext, id: string, name: string): Pro
 
 /** Org ADMINs delete teams, with everything in them; never the default team. */
 export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> {
-  const team = await getTeam(ctx, id);
+  const team = await getBrowsableTeam(ctx, id);
   await ctx.authz.require(orgRef(team.org_id), "manage_teams");
   if (team.is_default) throw conflict("The default team cannot be deleted");
   await writeTransaction(ctx, async (tx) => {
@@ -72,9 +72,9 @@ export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> 
 }
 
 export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
-  const principal = await resolveTeamPrincipal(ctx, team, principalId);
+  const principal = await resolveGrantee(ctx, team, principalId);
   await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `grant the ${role} role`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: null, after: role } } });
   return writeTransaction(
@@ -101,7 +101,7 @@ async function existingMembership(ctx: AppContext, teamId: string, principalId: 
 }
 
 export async function setTeamRole(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);
@@ -146,7 +146,7 @@ async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: Ob
  * A service account belongs to this one team, so removing it deletes it with its keys.
  */
 export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
   const current = await existingMembership(ctx, teamId, principalId);
   const principal = ref(current.principal_type, principalId);

@@ -9,7 +9,7 @@ import { expectId, newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { getTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamRef } from "../team/team.service.js";
 
 // Small enough to keep its type, rules, queries and relationship in one file.
 
@@ -18,7 +18,7 @@ const trainingProjectRef = (id: string) => ref("training_project", id);
 
 async function createTrainingProject(ctx: AppContext, teamId: string, name: string): Promise<TrainingProject> {
   const projectName = validName(name, "training project name");
-  const team = await getTeam(ctx, teamId);
+  const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "resources_write");
   return writeTransaction(
     ctx,

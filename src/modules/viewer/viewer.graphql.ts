@@ -1,12 +1,11 @@
 import type { Principal } from "../../auth/principal.js";
 import { builder } from "../../graphql/builder.js";
-import { loadPrincipal } from "../principal.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { findOrganizations } from "../organization/organization.repository.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { listCandidateTeams } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
-import { PrincipalRef, UserRef } from "../user/user.graphql.js";
+import { PrincipalRef, UserRef, loadPrincipal } from "../user/user.graphql.js";
 import { findUser } from "../user/user.repository.js";
 
 /** The caller: who they are and what they can reach (the console's team selector). */

@@ -1,0 +1,25 @@
+import { Authorizer } from "../authz/authorizer.js";
+import type { AppContext } from "../context.js";
+import { forbidden, unauthenticated } from "../errors.js";
+import { subjectOf, type Principal } from "./principal.js";
+
+/**
+ * The caller of a request, as services need it: who must be a person, who acts from here on,
+ * and who is recorded as the author of a change. (principal.ts defines who a caller can be.)
+ */
+
+/** The calling user, for actions only a person may take (create an organization, accept an invitation). */
+export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" }> {
+  if (!ctx.principal) throw unauthenticated();
+  if (ctx.principal.kind !== "USER") throw forbidden("Only a user can do this, not a service account or team key");
+  return ctx.principal;
+}
+
+/** From here on, the request acts as `principal` (after redeeming an invitation, say). */
+export function actAs(ctx: AppContext, principal: Principal): void {
+  ctx.principal = principal;
+  ctx.authz = new Authorizer(ctx.deps, subjectOf(principal), ctx.authz.snapshot);
+}
+
+/** The id the caller is recorded under (createdBy, startedBy). */
+export const actorId = (ctx: AppContext): string | null => ctx.principal?.id ?? null;
