@@ -14,9 +14,7 @@ import { orgRole, userInOrg } from "../organization/organization.relationships.j
 import { findOrganization, findOrgMembership, insertOrgMembership, lockOrganization } from "../organization/organization.repository.js";
 import { orgRef } from "../organization/organization.service.js";
 import { actAs } from "../../auth/caller.js";
-import { teamRole } from "../team/team.relationships.js";
-import { findDefaultTeam, findTeamIdsInOrg, insertTeamMembership } from "../team/team.repository.js";
-import { teamRef } from "../team/team.service.js";
+import { defaultTeamOf, joinTeam, teamIdsInOrg, teamRef } from "../team/team.service.js";
 import { findOrCreateUser, findUser, findUserByEmail, type User } from "../user/user.repository.js";
 import {
   findInvitation,
@@ -49,10 +47,10 @@ export async function inviteMember(ctx: AppContext, input: InviteInput): Promise
   const teamIds = (teams ?? []).map((t) => t.teamId);
   teamIds.forEach((id) => expectId(id, "Team"));
   if (new Set(teamIds).size !== teamIds.length) throw badInput("A team is listed twice");
-  if ((await findTeamIdsInOrg(ctx.db, input.organizationId, teamIds)).length !== teamIds.length) {
+  if ((await teamIdsInOrg(ctx.db, input.organizationId, teamIds)).length !== teamIds.length) {
     throw badInput("Every team must belong to the organization");
   }
-  const grants = teams ?? [{ teamId: (await findDefaultTeam(ctx.db, input.organizationId)).id, role: "MEMBER" as const }];
+  const grants = teams ?? [{ teamId: (await defaultTeamOf(ctx.db, input.organizationId)).id, role: "MEMBER" as const }];
   await Promise.all([
     requireHeld(ctx.authz, orgRef(input.organizationId), ORG_ROLE_GRANTS[input.role], `invite someone as ${input.role}`),
     ...grants.map((t) => requireHeld(ctx.authz, teamRef(t.teamId), TEAM_ROLE_GRANTS[t.role], `invite someone as ${t.role} of a team`)),
@@ -113,12 +111,11 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     await insertOrgMembership(tx, invitation.org_id, user.id, invitation.role);
     await writeRelationships(tx, { orgId: invitation.org_id }, { add: [orgRole(invitation.org_id, user.id, invitation.role), userInOrg(user.id, invitation.org_id)] });
 
-    const teams = invitation.teams ?? [{ teamId: (await findDefaultTeam(tx, invitation.org_id)).id, role: "MEMBER" as const }];
+    const teams = invitation.teams ?? [{ teamId: (await defaultTeamOf(tx, invitation.org_id)).id, role: "MEMBER" as const }];
     // Teams deleted since the invitation was sent are skipped.
-    const existingTeams = new Set(await findTeamIdsInOrg(tx, invitation.org_id, teams.map((t) => t.teamId)));
+    const existingTeams = new Set(await teamIdsInOrg(tx, invitation.org_id, teams.map((t) => t.teamId)));
     for (const { teamId, role } of teams.filter((t) => existingTeams.has(t.teamId))) {
-      await insertTeamMembership(tx, { teamId, principalId: user.id, principalType: "user", role });
-      await writeRelationships(tx, { orgId: invitation.org_id, teamId }, { add: [teamRole(teamId, ref("user", user.id), role)] });
+      await joinTeam(tx, { id: teamId, org_id: invitation.org_id }, ref("user", user.id), role);
     }
     const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
     return { user, ...key };

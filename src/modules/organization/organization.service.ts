@@ -8,8 +8,7 @@ import { newId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
-import { defaultTeamOf, orgHasTeam, teamInOrg, teamRole } from "../team/team.relationships.js";
-import { insertTeam, insertTeamMembership } from "../team/team.repository.js";
+import { createDefaultTeam } from "../team/team.service.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";
 import { findOrganization, insertOrgMembership, type Organization } from "./organization.repository.js";
 
@@ -27,15 +26,9 @@ export async function createOrganization(ctx: AppContext, name: string): Promise
 /** Also used by `npm run bootstrap`, which has no request context. */
 export async function createOrganizationIn(tx: Tx, name: string, adminUserId: string): Promise<Organization> {
   const org = await tx.insertInto("organizations").values({ id: newId("Organization"), name }).returningAll().executeTakeFirstOrThrow();
-  const team = await insertTeam(tx, { orgId: org.id, name: DEFAULT_TEAM_NAME, isDefault: true });
   await insertOrgMembership(tx, org.id, adminUserId, "ADMIN");
-  await insertTeamMembership(tx, { teamId: team.id, principalId: adminUserId, principalType: "user", role: "ADMIN" });
   await writeRelationships(tx, { orgId: org.id }, { add: [orgRole(org.id, adminUserId, "ADMIN"), userInOrg(adminUserId, org.id)] });
-  await writeRelationships(
-    tx,
-    { orgId: org.id, teamId: team.id },
-    { add: [teamInOrg(team.id, org.id), orgHasTeam(org.id, team.id), defaultTeamOf(team.id, org.id), teamRole(team.id, ref("user", adminUserId), "ADMIN")] },
-  );
+  await createDefaultTeam(tx, org.id, DEFAULT_TEAM_NAME, adminUserId);
   return org;
 }
 

@@ -6,9 +6,7 @@ import type { TeamRole } from "../../db/database.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
-import { teamRole } from "../team/team.relationships.js";
-import { insertTeamMembership } from "../team/team.repository.js";
-import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, joinTeam, teamRef } from "../team/team.service.js";
 import { insertServiceAccount } from "./service-account.repository.js";
 
 /**
@@ -26,10 +24,8 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
     async (tx) => {
       const serviceAccount = await insertServiceAccount(tx, { teamId, name: accountName, createdBy: ctx.principal!.id });
       const subject = ref("service_account", serviceAccount.id);
-      await insertTeamMembership(tx, { teamId, principalId: serviceAccount.id, principalType: "service_account", role });
-      await writeRelationships(tx, { orgId: team.org_id, teamId }, {
-        add: [teamRole(teamId, subject, role), { resource: subject, relation: "team", subject: teamRef(teamId) }],
-      });
+      await joinTeam(tx, team, subject, role);
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [{ resource: subject, relation: "team", subject: teamRef(teamId) }] });
       const { apiKey, secret } = await issueApiKey(
         tx,
         { kind: "SERVICE_ACCOUNT", name: `${accountName} key`, team_id: teamId, service_account_id: serviceAccount.id, created_by: ctx.principal!.id },

@@ -12,7 +12,8 @@ import {
   type Team,
   type TeamMembership,
 } from "./team.repository.js";
-import { addTeamMember, createTeam, deleteTeam, getBrowsableTeam, removeTeamMember, renameTeam, setTeamRole, teamRef } from "./team.service.js";
+import { addTeamMember, removeTeamMember, setTeamRole } from "./team-membership.service.js";
+import { createTeam, deleteTeam, getBrowsableTeam, renameTeam, teamRef } from "./team.service.js";
 
 export const TeamRoleEnum = builder.enumType("TeamRole", { values: ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"] as const });
 

@@ -1,19 +1,30 @@
 import { ref, type ObjectRef } from "../../authz/model.js";
-import { customRoleGrants, ENVIRONMENT_GRANT, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
-import { permissionsOfRoles } from "../role/role.service.js";
 import { describeAudit } from "../audit/audit.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { TeamRole } from "../../db/database.js";
+import type { TeamRole, Tx } from "../../db/database.js";
 import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { resolveGrantee } from "./team-grantee.js";
 import { orgRef } from "../organization/organization.service.js";
-import { orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
-import { findTeam, findTeamMembership, insertTeam, insertTeamMembership, type Team, type TeamMembership } from "./team.repository.js";
+import { defaultTeamOf as defaultTeamOf_, orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
+import {
+  findDefaultTeam,
+  findTeam,
+  findTeamIdsInOrg,
+  findTeamMembership,
+  findTeams,
+  insertTeam,
+  insertTeamMembership,
+  listCandidateTeams,
+  listMembershipsInOrg,
+  type Team,
+  type TeamMembership,
+} from "./team.repository.js";
+
+export type { Team, TeamMembership } from "./team.repository.js";
 
 export const teamRef = (id: string) => ref("team", id);
 
@@ -71,98 +82,51 @@ export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> 
   return true;
 }
 
-export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
-  const team = await getBrowsableTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "manage_members");
-  const principal = await resolveGrantee(ctx, team, principalId);
-  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `grant the ${role} role`);
-  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: null, after: role } } });
-  return writeTransaction(
-    ctx,
-    async (tx) => {
-      const membership = await insertTeamMembership(tx, {
-        teamId,
-        principalId,
-        principalType: principal.type as TeamMembership["principal_type"],
-        role,
-      });
-      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [teamRole(teamId, principal, role)] });
-      return membership;
-    },
-    { onConflict: "That principal is already a member of this team" },
-  );
+/*
+ * Reads for other modules. They do not authorize: the caller has already authorized the
+ * object it reads the team for (a model's team, say), or filters what it gets through SpiceDB.
+ * Other modules reach the team tables only through these and the loaders (ctx.loaders.team).
+ */
+
+/** The team with this id, if any. */
+export const teamById = findTeam;
+/** The teams among `ids`, by organization and name. */
+export const teamsByIds = findTeams;
+/** The organization's default team (every organization has one). */
+export const defaultTeamOf = findDefaultTeam;
+/** Which of `ids` are teams of the organization. */
+export const teamIdsInOrg = findTeamIdsInOrg;
+/** The principal's membership of the team, if any. */
+export const teamMembershipOf = findTeamMembership;
+/** A principal's memberships in the teams of one organization. */
+export const membershipsInOrg = listMembershipsInOrg;
+/** The teams a principal could possibly view (SpiceDB decides which it may). */
+export const candidateTeams = listCandidateTeams;
+
+/**
+ * Creates an organization's default team, with its first ADMIN, inside the organization's
+ * creating transaction.
+ */
+export async function createDefaultTeam(tx: Tx, orgId: string, name: string, adminUserId: string): Promise<Team> {
+  const team = await insertTeam(tx, { orgId, name, isDefault: true });
+  await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id), defaultTeamOf_(team.id, orgId)] });
+  await joinTeam(tx, team, ref("user", adminUserId), "ADMIN");
+  return team;
 }
 
-async function existingMembership(ctx: AppContext, teamId: string, principalId: string): Promise<TeamMembership> {
-  expectId(principalId, "User", "ServiceAccount");
-  const membership = await findTeamMembership(ctx.db, teamId, principalId);
-  if (!membership) throw notFound("That principal is not a member of this team");
+/**
+ * Makes `principal` a member of `team` with `role`, in the caller's transaction: the
+ * membership row and its relationship, owned by the team. Every way into a team (adding a
+ * member, accepting an invitation, creating a service account or an organization) goes
+ * through here; the caller has authorized it.
+ */
+export async function joinTeam(tx: Tx, team: Pick<Team, "id" | "org_id">, principal: ObjectRef, role: TeamRole): Promise<TeamMembership> {
+  const membership = await insertTeamMembership(tx, {
+    teamId: team.id,
+    principalId: principal.id,
+    principalType: principal.type as TeamMembership["principal_type"],
+    role,
+  });
+  await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [teamRole(team.id, principal, role)] });
   return membership;
-}
-
-export async function setTeamRole(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
-  const team = await getBrowsableTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "manage_members");
-  const current = await existingMembership(ctx, teamId, principalId);
-  const principal = ref(current.principal_type, principalId);
-  // Both sides: no granting what one lacks, and no demoting someone who holds more.
-  await requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...TEAM_ROLE_GRANTS[current.role]], `change a ${current.role} to ${role}`);
-  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: role } } });
-  return writeTransaction(ctx, async (tx) => {
-    const membership = await tx
-      .updateTable("team_memberships")
-      .set({ role })
-      .where("team_id", "=", teamId)
-      .where("principal_id", "=", principalId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await writeRelationships(
-      tx,
-      { orgId: team.org_id, teamId },
-      { remove: [teamRole(teamId, principal, current.role)], add: [teamRole(teamId, principal, role)] },
-    );
-    return membership;
-  });
-}
-
-/**
- * Taking away is granting in reverse: removing a member takes its role, its custom roles on
- * the team and its environment grants, so the remover must hold what each of them confers.
- * (What the member holds otherwise — an org ADMIN's implicit powers — is not taken away.)
- */
-async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: ObjectRef, role: TeamRole): Promise<void> {
-  const held = await findRelationships(ctx.db, { teamId, subject: principal });
-  const roleIds = held.filter((r) => r.resource.type === "role_binding").map((r) => r.resource.id.split("|")[0]!);
-  const customRoles = await permissionsOfRoles(ctx.db, roleIds);
-  const granted = held.filter((r) => r.resource.type === "environment" && r.relation === "grantee").map((r) => r.resource);
-  await Promise.all([
-    requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...customRoleGrants(customRoles)], `remove this ${role}`),
-    ...granted.map((environment) => requireHeld(ctx.authz, environment, ENVIRONMENT_GRANT, `remove this ${role}`)),
-  ]);
-}
-
-/**
- * Removes the principal's role and every grant it holds in the team; the rest stays intact.
- * A service account belongs to this one team, so removing it deletes it with its keys.
- */
-export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
-  const team = await getBrowsableTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "manage_members");
-  const current = await existingMembership(ctx, teamId, principalId);
-  const principal = ref(current.principal_type, principalId);
-  await requireCanTakeAway(ctx, teamId, principal, current.role);
-  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
-  await writeTransaction(ctx, async (tx) => {
-    await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
-    await tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
-    const remove = await findRelationships(tx, { teamId, subject: principal });
-    if (current.principal_type === "service_account") {
-      const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();
-      remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
-      for (const key of keys) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", key.id) })));
-      await tx.deleteFrom("service_accounts").where("id", "=", principalId).execute();
-    }
-    await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
-  });
-  return true;
 }

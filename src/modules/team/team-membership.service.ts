@@ -1,0 +1,104 @@
+import { ref, type ObjectRef } from "../../authz/model.js";
+import { customRoleGrants, ENVIRONMENT_GRANT, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
+import type { AppContext } from "../../context.js";
+import type { TeamRole } from "../../db/database.js";
+import { notFound } from "../../errors.js";
+import { expectId } from "../../ids.js";
+import { writeTransaction } from "../../write.js";
+import { describeAudit } from "../audit/audit.js";
+import { permissionsOfRoles } from "../role/role.service.js";
+import { resolveGrantee } from "./team-grantee.js";
+import { teamRole } from "./team.relationships.js";
+import { findTeamMembership, type TeamMembership } from "./team.repository.js";
+import { getBrowsableTeam, joinTeam, teamRef } from "./team.service.js";
+
+export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
+  const team = await getBrowsableTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const principal = await resolveGrantee(ctx, team, principalId);
+  await requireHeld(ctx.authz, teamRef(teamId), TEAM_ROLE_GRANTS[role], `grant the ${role} role`);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: null, after: role } } });
+  return writeTransaction(
+    ctx,
+    async (tx) => {
+      return joinTeam(tx, team, principal, role);
+    },
+    { onConflict: "That principal is already a member of this team" },
+  );
+}
+
+async function existingMembership(ctx: AppContext, teamId: string, principalId: string): Promise<TeamMembership> {
+  expectId(principalId, "User", "ServiceAccount");
+  const membership = await findTeamMembership(ctx.db, teamId, principalId);
+  if (!membership) throw notFound("That principal is not a member of this team");
+  return membership;
+}
+
+export async function setTeamRole(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
+  const team = await getBrowsableTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const current = await existingMembership(ctx, teamId, principalId);
+  const principal = ref(current.principal_type, principalId);
+  // Both sides: no granting what one lacks, and no demoting someone who holds more.
+  await requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...TEAM_ROLE_GRANTS[current.role]], `change a ${current.role} to ${role}`);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: role } } });
+  return writeTransaction(ctx, async (tx) => {
+    const membership = await tx
+      .updateTable("team_memberships")
+      .set({ role })
+      .where("team_id", "=", teamId)
+      .where("principal_id", "=", principalId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeRelationships(
+      tx,
+      { orgId: team.org_id, teamId },
+      { remove: [teamRole(teamId, principal, current.role)], add: [teamRole(teamId, principal, role)] },
+    );
+    return membership;
+  });
+}
+
+/**
+ * Taking away is granting in reverse: removing a member takes its role, its custom roles on
+ * the team and its environment grants, so the remover must hold what each of them confers.
+ * (What the member holds otherwise — an org ADMIN's implicit powers — is not taken away.)
+ */
+async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: ObjectRef, role: TeamRole): Promise<void> {
+  const held = await findRelationships(ctx.db, { teamId, subject: principal });
+  const roleIds = held.filter((r) => r.resource.type === "role_binding").map((r) => r.resource.id.split("|")[0]!);
+  const customRoles = await permissionsOfRoles(ctx.db, roleIds);
+  const granted = held.filter((r) => r.resource.type === "environment" && r.relation === "grantee").map((r) => r.resource);
+  await Promise.all([
+    requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...customRoleGrants(customRoles)], `remove this ${role}`),
+    ...granted.map((environment) => requireHeld(ctx.authz, environment, ENVIRONMENT_GRANT, `remove this ${role}`)),
+  ]);
+}
+
+/**
+ * Removes the principal's role and every grant it holds in the team; the rest stays intact.
+ * A service account belongs to this one team, so removing it deletes it with its keys.
+ */
+export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
+  const team = await getBrowsableTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage_members");
+  const current = await existingMembership(ctx, teamId, principalId);
+  const principal = ref(current.principal_type, principalId);
+  await requireCanTakeAway(ctx, teamId, principal, current.role);
+  describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
+  await writeTransaction(ctx, async (tx) => {
+    await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    await tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    const remove = await findRelationships(tx, { teamId, subject: principal });
+    if (current.principal_type === "service_account") {
+      const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();
+      remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
+      for (const key of keys) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", key.id) })));
+      await tx.deleteFrom("service_accounts").where("id", "=", principalId).execute();
+    }
+    await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
+  });
+  return true;
+}
