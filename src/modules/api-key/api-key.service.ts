@@ -141,3 +141,8 @@ export async function keyScope(ctx: AppContext, key: ApiKey): Promise<{ environm
     modelIds: scoped.filter((r) => r.resource.type === "model").map((r) => r.resource.id),
   };
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The API key with this id (revoked or not), if any. */
+export const apiKeyById = findApiKey;

@@ -13,7 +13,7 @@ import { resolveGrantee } from "../team/team-grantee.js";
 import { findTeam } from "../team/team.repository.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
-import { findEnvironment, insertEnvironment, type Environment } from "./environment.repository.js";
+import { findEnvironment, insertEnvironment, type Environment, findEnvironmentByName, listEnvironments } from "./environment.repository.js";
 
 export const environmentRef = (id: string) => ref("environment", id);
 
@@ -82,3 +82,10 @@ export async function listGranteeIds(ctx: AppContext, id: string): Promise<strin
   const grants = await findRelationships(ctx.db, { resource: environmentRef(id), relations: ["grantee"] });
   return grants.map((g) => g.subject.id).sort();
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The team's environments, by name. */
+export const environmentsOfTeam = listEnvironments;
+/** The team's environment of this name, if any. */
+export const environmentByName = findEnvironmentByName;

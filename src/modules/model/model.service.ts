@@ -137,3 +137,10 @@ export async function deleteModel(ctx: AppContext, id: string): Promise<boolean>
   });
   return true;
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The model with this id, if any. */
+export const modelById = findModel;
+/** The team's model of this name, if any. */
+export const modelByName = findModelByName;

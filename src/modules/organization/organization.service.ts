@@ -10,7 +10,7 @@ import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { createDefaultTeam } from "../team/team.service.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";
-import { findOrganization, insertOrgMembership, type Organization } from "./organization.repository.js";
+import { findOrganization, insertOrgMembership, type Organization, findOrgMembership, findOrganizations } from "./organization.repository.js";
 
 export const DEFAULT_TEAM_NAME = "Default";
 
@@ -49,3 +49,10 @@ export async function getOrganization(ctx: AppContext, id: string): Promise<Orga
   if (!org) throw notFound("organization not found");
   return org;
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The user's membership of the organization, if any. */
+export const orgMembershipOf = findOrgMembership;
+/** The organizations among `ids`. */
+export const organizationsByIds = findOrganizations;

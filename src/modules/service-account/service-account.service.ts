@@ -7,7 +7,7 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
 import { getBrowsableTeam, joinTeam, teamRef } from "../team/team.service.js";
-import { insertServiceAccount } from "./service-account.repository.js";
+import { insertServiceAccount, findServiceAccount } from "./service-account.repository.js";
 
 /**
  * A non-human member of one team, with a team role there, acting through its keys. Created
@@ -36,3 +36,8 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
     { onConflict: `The team already has a service account named "${accountName}"` },
   );
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The service account with this id, if any. */
+export const serviceAccountById = findServiceAccount;

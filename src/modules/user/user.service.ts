@@ -4,7 +4,7 @@ import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppDeps } from "../../context.js";
 import { revokeKeysMintedBy } from "../api-key/api-key.repository.js";
 import { revokeInvitationsSentBy } from "../member/invitation.repository.js";
-import { markVerified } from "./user.repository.js";
+import { markVerified, findUser } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
@@ -31,3 +31,8 @@ export async function verifyAccount(deps: AppDeps, userId: string): Promise<void
   }
   await deps.outbox.flush();
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The user with this id, if any. */
+export const userById = findUser;
