@@ -34,3 +34,23 @@ export const revokeKeysMintedBy = (tx: Tx, userId: string, at: Date) =>
     .where("revoked_at", "is", null)
     .returningAll()
     .execute();
+
+/** Sets revoked_at, keeping the first revocation's time; returns the key. */
+export const markKeyRevoked = (tx: Tx, id: string, at: Date) =>
+  tx.updateTable("api_keys").set({ revoked_at: at }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+
+/** The team's keys and its service accounts' keys, in id order. */
+export const listTeamApiKeys = (db: Db, teamId: string) =>
+  db.selectFrom("api_keys").selectAll().where("team_id", "=", teamId).orderBy("id").execute();
+
+/** Which of `ids` are environments or models (`table`) of the team. */
+export const findScopeIdsInTeam = (db: Db, table: "environments" | "models", teamId: string, ids: string[]) =>
+  db.selectFrom(table).select("id").where("team_id", "=", teamId).where("id", "in", ids).execute();
+
+/** The environments among a key's scope ids, by name. */
+export const findScopedEnvironments = (db: Db, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.selectFrom("environments").selectAll().where("id", "in", ids).orderBy("name").execute();
+
+/** The models among a key's scope ids, by name. */
+export const findScopedModels = (db: Db, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.selectFrom("models").selectAll().where("id", "in", ids).orderBy("name").execute();
