@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { generateSecret, type SecretKind } from "../../auth/secrets.js";
 import type { Db, NewRow, Row, Tx } from "../../db/database.js";
 import { newId } from "../../ids.js";
@@ -54,3 +55,15 @@ export const findScopedEnvironments = (db: Db, ids: string[]) =>
 /** The models among a key's scope ids, by name. */
 export const findScopedModels = (db: Db, ids: string[]) =>
   ids.length === 0 ? Promise.resolve([]) : db.selectFrom("models").selectAll().where("id", "in", ids).orderBy("name").execute();
+
+/**
+ * Moves each key's last_used_at forward to the time given (never back), in one statement:
+ * a statement per key blocked PGlite (one connection, on the main thread) for hundreds of
+ * milliseconds at a time under gateway load.
+ */
+export async function recordLastUsed(db: Db, entries: [keyId: string, at: Date][]): Promise<void> {
+  if (entries.length === 0) return;
+  const values = sql.join(entries.map(([keyId, at]) => sql`(${keyId}, ${at.toISOString()}::timestamptz)`));
+  await sql`update api_keys set last_used_at = greatest(api_keys.last_used_at, used.at)
+    from (values ${values}) as used(id, at) where api_keys.id = used.id`.execute(db);
+}

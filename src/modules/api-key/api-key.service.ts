@@ -11,7 +11,7 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { environmentsOfTeam } from "../environment/environment.service.js";
-import { serviceAccountById } from "../service-account/service-account.service.js";
+import { serviceAccountById, serviceAccountRef } from "../service-account/service-account.service.js";
 import { getBrowsableTeam, teamById, teamRef, type Team } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
 import {
@@ -23,6 +23,7 @@ import {
   insertApiKey,
   listTeamApiKeys,
   markKeyRevoked,
+  recordLastUsed,
   revokeKeysMintedBy,
   type ApiKey,
 } from "./api-key.repository.js";
@@ -65,7 +66,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   if (input.serviceAccountId) {
     rejectTeamKeyOptions(input, "service-account");
     // Visibility first: an invisible account answers exactly as a nonexistent one.
-    const account = await getVisible(ctx, "ServiceAccount", ref("service_account", input.serviceAccountId), serviceAccountById);
+    const account = await getVisible(ctx, "ServiceAccount", serviceAccountRef(input.serviceAccountId), serviceAccountById);
     const team = await getBrowsableTeam(ctx, account.team_id);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     // The key acts as the account: only someone who holds everything it holds may have one.
@@ -153,5 +154,7 @@ export const apiKeysOfTeam = listTeamApiKeys;
 export const apiKeyById = findApiKey;
 /** The key whose secret hashes to `hash`, if any (authentication). */
 export const apiKeyBySecretHash = findApiKeyBySecretHash;
+/** Moves each key's last use forward (usage.ts writes them in batches). */
+export const recordKeysLastUsed = recordLastUsed;
 /** Revokes, in the caller's transaction, every live key that acts as the user or that the user created; returns them. */
 export { revokeKeysMintedBy };
