@@ -1,8 +1,7 @@
 import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
-import { findApiKeyBySecretHash } from "../modules/api-key/api-key.repository.js";
-import { findOrCreateUser } from "../modules/user/user.repository.js";
-import { verifyAccount } from "../modules/user/user.service.js";
+import { apiKeyBySecretHash } from "../modules/api-key/api-key.service.js";
+import { findOrCreateUser, verifyAccount } from "../modules/user/user.service.js";
 import type { JwtVerifier } from "./jwt.js";
 import { subjectOf, type Principal } from "./principal.js";
 import { hashSecret, parseSecret } from "./secrets.js";
@@ -44,7 +43,7 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
   const hash = hashSecret(secret);
   const { stamp } = await snapshot.get();
   // Unknown secrets are not kept, so they cannot push real keys out of the cache.
-  const key = await deps.caches.apiKeys.load(stamp, hash, () => findApiKeyBySecretHash(deps.db, hash));
+  const key = await deps.caches.apiKeys.load(stamp, hash, () => apiKeyBySecretHash(deps.db, hash));
   if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }

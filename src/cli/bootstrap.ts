@@ -9,7 +9,7 @@ import { errorCode } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { issueApiKey } from "../modules/api-key/api-key.service.js";
 import { createOrganizationIn } from "../modules/organization/organization.service.js";
-import { findOrCreateUser } from "../modules/user/user.repository.js";
+import { findOrCreateUser } from "../modules/user/user.service.js";
 import { validEmail, validName } from "../validation.js";
 
 /**

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { generateSecret, type SecretKind } from "../../auth/secrets.js";
 import type { Db, NewRow, Row, Tx } from "../../db/database.js";
 import { newId } from "../../ids.js";
@@ -34,3 +35,35 @@ export const revokeKeysMintedBy = (tx: Tx, userId: string, at: Date) =>
     .where("revoked_at", "is", null)
     .returningAll()
     .execute();
+
+/** Sets revoked_at, keeping the first revocation's time; returns the key. */
+export const markKeyRevoked = (tx: Tx, id: string, at: Date) =>
+  tx.updateTable("api_keys").set({ revoked_at: at }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+
+/** The team's keys and its service accounts' keys, in id order. */
+export const listTeamApiKeys = (db: Db, teamId: string) =>
+  db.selectFrom("api_keys").selectAll().where("team_id", "=", teamId).orderBy("id").execute();
+
+/** Which of `ids` are environments or models (`table`) of the team. */
+export const findScopeIdsInTeam = (db: Db, table: "environments" | "models", teamId: string, ids: string[]) =>
+  db.selectFrom(table).select("id").where("team_id", "=", teamId).where("id", "in", ids).execute();
+
+/** The environments among a key's scope ids, by name. */
+export const findScopedEnvironments = (db: Db, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.selectFrom("environments").selectAll().where("id", "in", ids).orderBy("name").execute();
+
+/** The models among a key's scope ids, by name. */
+export const findScopedModels = (db: Db, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.selectFrom("models").selectAll().where("id", "in", ids).orderBy("name").execute();
+
+/**
+ * Moves each key's last_used_at forward to the time given (never back), in one statement:
+ * a statement per key blocked PGlite (one connection, on the main thread) for hundreds of
+ * milliseconds at a time under gateway load.
+ */
+export async function recordLastUsed(db: Db, entries: [keyId: string, at: Date][]): Promise<void> {
+  if (entries.length === 0) return;
+  const values = sql.join(entries.map(([keyId, at]) => sql`(${keyId}, ${at.toISOString()}::timestamptz)`));
+  await sql`update api_keys set last_used_at = greatest(api_keys.last_used_at, used.at)
+    from (values ${values}) as used(id, at) where api_keys.id = used.id`.execute(db);
+}

@@ -4,16 +4,29 @@ import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
-import { badInput, notFound } from "../../errors.js";
+import { badInput } from "../../errors.js";
+import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
-import { listEnvironments } from "../environment/environment.repository.js";
-import { findTeam, type Team } from "../team/team.repository.js";
-import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { environmentsOfTeam } from "../environment/environment.service.js";
+import { serviceAccountById, serviceAccountRef } from "../service-account/service-account.service.js";
+import { getBrowsableTeam, teamById, teamRef, type Team } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
-import { findApiKey, insertApiKey, type ApiKey } from "./api-key.repository.js";
+import {
+  findApiKey,
+  findApiKeyBySecretHash,
+  findScopedEnvironments,
+  findScopedModels,
+  findScopeIdsInTeam,
+  insertApiKey,
+  listTeamApiKeys,
+  markKeyRevoked,
+  recordLastUsed,
+  revokeKeysMintedBy,
+  type ApiKey,
+} from "./api-key.repository.js";
 
 export const apiKeyRef = (id: string) => ref("api_key", id);
 
@@ -52,15 +65,12 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
 
   if (input.serviceAccountId) {
     rejectTeamKeyOptions(input, "service-account");
-    expectId(input.serviceAccountId, "ServiceAccount");
     // Visibility first: an invisible account answers exactly as a nonexistent one.
-    await ctx.authz.requireVisible(ref("service_account", input.serviceAccountId));
-    const account = await ctx.db.selectFrom("service_accounts").selectAll().where("id", "=", input.serviceAccountId).executeTakeFirst();
-    if (!account) throw notFound("service_account not found");
+    const account = await getVisible(ctx, "ServiceAccount", serviceAccountRef(input.serviceAccountId), serviceAccountById);
     const team = await getBrowsableTeam(ctx, account.team_id);
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     // The key acts as the account: only someone who holds everything it holds may have one.
-    const environments = (await listEnvironments(ctx.db, team.id)).map((e) => ref("environment", e.id));
+    const environments = (await environmentsOfTeam(ctx.db, team.id)).map((e) => ref("environment", e.id));
     await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
     return writeTransaction(ctx, (tx) =>
       issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at }, { team }),
@@ -95,19 +105,13 @@ async function scopeIds(ctx: AppContext, team: Team, table: "environments" | "mo
   if (ids.length === 0) throw badInput(`Leave ${table === "environments" ? "environmentIds" : "modelIds"} out to reach every one; an empty list reaches none`);
   ids.forEach((id) => expectId(id, table === "environments" ? "Environment" : "Model"));
   const unique = [...new Set(ids)];
-  const found = await ctx.db.selectFrom(table).select("id").where("team_id", "=", team.id).where("id", "in", unique).execute();
+  const found = await findScopeIdsInTeam(ctx.db, table, team.id, unique);
   if (found.length !== unique.length) throw badInput(`Every scoped ${table === "environments" ? "environment" : "model"} must belong to the key's team`);
   return unique;
 }
 
 /** The key if the caller may see it (its owner, or its team's key managers); NOT_FOUND otherwise. */
-export async function getApiKey(ctx: AppContext, id: string): Promise<ApiKey> {
-  expectId(id, "ApiKey");
-  await ctx.authz.requireVisible(apiKeyRef(id));
-  const key = await findApiKey(ctx.db, id);
-  if (!key) throw notFound("API key not found");
-  return key;
-}
+export const getApiKey = (ctx: AppContext, id: string): Promise<ApiKey> => getVisible(ctx, "ApiKey", apiKeyRef(id), findApiKey);
 
 /**
  * Revokes the key: authentication refuses it from the next request on, and a team key's
@@ -115,15 +119,10 @@ export async function getApiKey(ctx: AppContext, id: string): Promise<ApiKey> {
  */
 export async function revokeApiKey(ctx: AppContext, id: string): Promise<ApiKey> {
   const key = await getApiKey(ctx, id);
-  const team = key.team_id ? await findTeam(ctx.db, key.team_id) : undefined;
+  const team = key.team_id ? await teamById(ctx.db, key.team_id) : undefined;
   if (team) await ctx.authz.require(teamRef(team.id), "manage_keys");
   return writeTransaction(ctx, async (tx) => {
-    const revoked = await tx
-      .updateTable("api_keys")
-      .set({ revoked_at: key.revoked_at ?? new Date() })
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const revoked = await markKeyRevoked(tx, id, key.revoked_at ?? new Date());
     if (team) {
       const remove = await findRelationships(tx, { orgId: team.org_id, subject: apiKeyRef(id) });
       await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
@@ -142,7 +141,20 @@ export async function keyScope(ctx: AppContext, key: ApiKey): Promise<{ environm
   };
 }
 
-/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+/** The environments a team key is scoped to, by name (none: unscoped). */
+export const scopedEnvironments = async (ctx: AppContext, key: ApiKey) => findScopedEnvironments(ctx.db, (await keyScope(ctx, key)).environmentIds);
+/** The models a team key is scoped to, by name (none: unscoped). */
+export const scopedModels = async (ctx: AppContext, key: ApiKey) => findScopedModels(ctx.db, (await keyScope(ctx, key)).modelIds);
+/** The team's keys and its service accounts' keys, in id order (the caller has authorized manage_keys). */
+export const apiKeysOfTeam = listTeamApiKeys;
+
+/* Reads and writes for other modules (no authorization: the caller has authorized them). */
 
 /** The API key with this id (revoked or not), if any. */
 export const apiKeyById = findApiKey;
+/** The key whose secret hashes to `hash`, if any (authentication). */
+export const apiKeyBySecretHash = findApiKeyBySecretHash;
+/** Moves each key's last use forward (usage.ts writes them in batches). */
+export const recordKeysLastUsed = recordLastUsed;
+/** Revokes, in the caller's transaction, every live key that acts as the user or that the user created; returns them. */
+export { revokeKeysMintedBy };

@@ -3,32 +3,25 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { EnvironmentRef } from "../environment/environment.graphql.js";
 import { ModelRef } from "../model/model.graphql.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeam } from "../team/team.repository.js";
 import { teamRef } from "../team/team.service.js";
 import { ApiKeyRef, ApiKeyTypeEnum } from "./api-key.graphql.js";
-import { createApiKey, keyScope, revokeApiKey } from "./api-key.service.js";
+import { apiKeysOfTeam, createApiKey, revokeApiKey, scopedEnvironments, scopedModels } from "./api-key.service.js";
 
 builder.objectFields(ApiKeyRef, (t) => ({
   team: t.field({
     type: TeamRef,
     nullable: true,
-    resolve: async (key, _args, ctx) => (key.team_id ? ((await findTeam(ctx.db, key.team_id)) ?? null) : null),
+    resolve: async (key, _args, ctx) => (key.team_id ? ((await ctx.loaders.team.load(key.team_id)) ?? null) : null),
   }),
   environments: t.field({
     type: [EnvironmentRef],
     description: "The environments a team key is scoped to; empty: every environment of its team.",
-    resolve: async (key, _args, ctx) => {
-      const ids = (await keyScope(ctx, key)).environmentIds;
-      return ids.length ? ctx.db.selectFrom("environments").selectAll().where("id", "in", ids).orderBy("name").execute() : [];
-    },
+    resolve: (key, _args, ctx) => scopedEnvironments(ctx, key),
   }),
   models: t.field({
     type: [ModelRef],
     description: "The models a team key is scoped to; empty: every model of its team.",
-    resolve: async (key, _args, ctx) => {
-      const ids = (await keyScope(ctx, key)).modelIds;
-      return ids.length ? ctx.db.selectFrom("models").selectAll().where("id", "in", ids).orderBy("name").execute() : [];
-    },
+    resolve: (key, _args, ctx) => scopedModels(ctx, key),
   }),
 }));
 
@@ -37,7 +30,7 @@ builder.objectFields(TeamRef, (t) => ({
     type: [ApiKeyRef],
     description: "The team's keys and its service accounts' keys, for its key managers.",
     authScopes: (team) => ({ can: scopeKey(teamRef(team.id), "manage_keys") }),
-    resolve: (team, _args, ctx) => ctx.db.selectFrom("api_keys").selectAll().where("team_id", "=", team.id).orderBy("id").execute(),
+    resolve: (team, _args, ctx) => apiKeysOfTeam(ctx.db, team.id),
   }),
 }));
 

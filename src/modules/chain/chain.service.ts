@@ -3,29 +3,24 @@ import { CHAIN_ACCESS_GRANTS, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import { badInput, notFound } from "../../errors.js";
-import { expectId, newId } from "../../ids.js";
+import { badInput } from "../../errors.js";
+import { getVisible } from "../../get-visible.js";
+import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { findOrgMembership } from "../organization/organization.repository.js";
+import { orgMembershipOf } from "../organization/organization.service.js";
 import { actorId } from "../../auth/caller.js";
-import { listSecretNames } from "../secret/secret.repository.js";
-import { findTeam, type Team } from "../team/team.repository.js";
-import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { secretNamesOfTeam } from "../secret/secret.service.js";
+import { teamById, type Team } from "../team/team.service.js";
+import { writeInTeam } from "../team/write-in-team.js";
 import { chainAccess, chainInTeam, CHAIN_ACCESS_RELATIONS, type ChainAccess } from "./chain.relationships.js";
-import { findChain, type Chain, type ChainRun } from "./chain.repository.js";
+import { deleteChainRow, findChain, insertChain, insertChainRun, updateChainDefinition, type Chain, type ChainRun } from "./chain.repository.js";
 
 export const chainRef = (id: string) => ref("chain", id);
 
 const MAX_DEFINITION_BYTES = 256 * 1024;
 
-export async function getChain(ctx: AppContext, id: string): Promise<Chain> {
-  expectId(id, "Chain");
-  await ctx.authz.requireVisible(chainRef(id));
-  const chain = await findChain(ctx.db, id);
-  if (!chain) throw notFound("chain not found");
-  return chain;
-}
+export const getChain = (ctx: AppContext, id: string): Promise<Chain> => getVisible(ctx, "Chain", chainRef(id), findChain);
 
 /**
  * Chains reference secrets by name only, as `{ "$secret": "NAME" }` anywhere in the
@@ -51,7 +46,7 @@ async function validDefinition(ctx: AppContext, teamId: string, definition: unkn
   if (text.length > MAX_DEFINITION_BYTES) throw badInput(`A chain definition must be at most ${MAX_DEFINITION_BYTES} bytes`);
   const referenced = secretReferences(definition);
   if (referenced.length > 0) {
-    const known = new Set(await listSecretNames(ctx.db, teamId));
+    const known = new Set(await secretNamesOfTeam(ctx.db, teamId));
     const unknown = referenced.filter((name) => !known.has(name));
     if (unknown.length > 0) throw badInput(`The team has no secret named ${unknown.map((n) => `"${n}"`).join(", ")}`);
   }
@@ -60,21 +55,23 @@ async function validDefinition(ctx: AppContext, teamId: string, definition: unkn
 
 export async function createChain(ctx: AppContext, teamId: string, name: string, definition: unknown): Promise<Chain> {
   const chainName = validName(name, "chain name");
-  const team = await getBrowsableTeam(ctx, teamId);
-  await ctx.authz.require(teamRef(teamId), "resources_write");
-  const definitionText = await validDefinition(ctx, teamId, definition);
-  return writeTransaction(
+  // Read once the caller may write in the team: secret names are not for everyone to probe.
+  let definitionText: string | null = null;
+  return writeInTeam(
     ctx,
-    async (tx) => {
-      const chain = await tx
-        .insertInto("chains")
-        .values({ id: newId("Chain"), team_id: teamId, name: chainName, definition: definitionText, created_by: actorId(ctx) })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: chainInTeam(chain.id, teamId) });
+    teamId,
+    "resources_write",
+    async ({ tx, relate }) => {
+      const chain = await insertChain(tx, { teamId, name: chainName, definition: definitionText, createdBy: actorId(ctx) });
+      await relate({ add: chainInTeam(chain.id, teamId) });
       return chain;
     },
-    { onConflict: `The team already has a chain named "${chainName}"` },
+    {
+      onConflict: `The team already has a chain named "${chainName}"`,
+      guard: async () => {
+        definitionText = await validDefinition(ctx, teamId, definition);
+      },
+    },
   );
 }
 
@@ -82,9 +79,7 @@ export async function updateChain(ctx: AppContext, id: string, definition: unkno
   const chain = await getChain(ctx, id);
   await ctx.authz.require(chainRef(id), "edit");
   const definitionText = await validDefinition(ctx, chain.team_id, definition);
-  return writeTransaction(ctx, (tx) =>
-    tx.updateTable("chains").set({ definition: definitionText }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
-  );
+  return writeTransaction(ctx, (tx) => updateChainDefinition(tx, id, definitionText));
 }
 
 /** Records a run (the platform's workers execute it); who started it is kept. */
@@ -93,23 +88,17 @@ export async function runChain(ctx: AppContext, id: string, input: unknown): Pro
   await ctx.authz.require(chainRef(id), "run");
   const inputText = input === undefined || input === null ? null : JSON.stringify(input);
   if (inputText && inputText.length > MAX_DEFINITION_BYTES) throw badInput(`A chain input must be at most ${MAX_DEFINITION_BYTES} bytes`);
-  return writeTransaction(ctx, (tx) =>
-    tx
-      .insertInto("chain_runs")
-      .values({ id: newId("ChainRun"), chain_id: id, status: "QUEUED", input: inputText, started_by: actorId(ctx) })
-      .returningAll()
-      .executeTakeFirstOrThrow(),
-  );
+  return writeTransaction(ctx, (tx) => insertChainRun(tx, { chainId: id, input: inputText, startedBy: actorId(ctx) }));
 }
 
 export async function deleteChain(ctx: AppContext, id: string): Promise<boolean> {
   const chain = await getChain(ctx, id);
   await ctx.authz.require(chainRef(id), "delete");
-  const team = (await findTeam(ctx.db, chain.team_id))!;
+  const team = (await teamById(ctx.db, chain.team_id))!;
   await writeTransaction(ctx, async (tx) => {
     const remove = [...(await findRelationships(tx, { resource: chainRef(id) })), ...chainInTeam(id, team.id)];
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
-    await tx.deleteFrom("chains").where("id", "=", id).execute();
+    await deleteChainRow(tx, id);
   });
   return true;
 }
@@ -118,8 +107,8 @@ async function shareTarget(ctx: AppContext, chainId: string, userId: string): Pr
   const chain = await getChain(ctx, chainId);
   await ctx.authz.require(chainRef(chainId), "share");
   expectId(userId, "User");
-  const team = (await findTeam(ctx.db, chain.team_id))!;
-  if (!(await findOrgMembership(ctx.db, team.org_id, userId))) throw badInput("That user is not a member of this organization");
+  const team = (await teamById(ctx.db, chain.team_id))!;
+  if (!(await orgMembershipOf(ctx.db, team.org_id, userId))) throw badInput("That user is not a member of this organization");
   return { chain, team };
 }
 

@@ -11,11 +11,11 @@ import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
-import { findOrganization, findOrgMembership, insertOrgMembership, lockOrganization } from "../organization/organization.repository.js";
-import { orgRef } from "../organization/organization.service.js";
+import { addOrgMembership, lockOrgMemberships, organizationById, orgMembershipOf, orgRef } from "../organization/organization.service.js";
 import { actAs } from "../../auth/caller.js";
 import { defaultTeamOf, joinTeam, teamIdsInOrg, teamRef } from "../team/team.service.js";
-import { findOrCreateUser, findUser, findUserByEmail, type User } from "../user/user.repository.js";
+import type { User } from "../user/user.repository.js";
+import { findOrCreateUser, userByEmail, userById } from "../user/user.service.js";
 import {
   findInvitation,
   findInvitationByTokenHash,
@@ -23,6 +23,7 @@ import {
   invitationStatus,
   markAccepted,
   markRevoked,
+  revokeInvitationsSentBy,
   type Invitation,
 } from "./invitation.repository.js";
 
@@ -55,8 +56,8 @@ export async function inviteMember(ctx: AppContext, input: InviteInput): Promise
     requireHeld(ctx.authz, orgRef(input.organizationId), ORG_ROLE_GRANTS[input.role], `invite someone as ${input.role}`),
     ...grants.map((t) => requireHeld(ctx.authz, teamRef(t.teamId), TEAM_ROLE_GRANTS[t.role], `invite someone as ${t.role} of a team`)),
   ]);
-  const existing = await findUserByEmail(ctx.db, email);
-  if (existing && (await findOrgMembership(ctx.db, input.organizationId, existing.id))) {
+  const existing = await userByEmail(ctx.db, email);
+  if (existing && (await orgMembershipOf(ctx.db, input.organizationId, existing.id))) {
     throw conflict(`${email} is already a member of this organization`);
   }
 
@@ -74,7 +75,7 @@ export async function inviteMember(ctx: AppContext, input: InviteInput): Promise
       invitedBy: ctx.principal!.id,
     });
     if (mailer) {
-      const organization = (await findOrganization(tx, input.organizationId))!;
+      const organization = (await organizationById(tx, input.organizationId))!;
       await mailer.send({ to: email, organizationName: organization.name, token: secret, expiresAt });
     }
     return { id };
@@ -101,14 +102,14 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
   const asCalled = { principal: ctx.principal, authz: ctx.authz };
   const result = await writeTransaction(ctx, async (tx) => {
     // Serialized with removals and role changes: the inviter is still an ADMIN as we commit.
-    await lockOrganization(tx, invitation.org_id);
-    if ((await findOrgMembership(tx, invitation.org_id, invitation.invited_by))?.role !== "ADMIN") throw invalidInvitation();
+    await lockOrgMemberships(tx, invitation.org_id);
+    if ((await orgMembershipOf(tx, invitation.org_id, invitation.invited_by))?.role !== "ADMIN") throw invalidInvitation();
     const user = caller ?? (await createInvitedUser(ctx, tx, invitation));
     if (ctx.audit) ctx.audit.targetId = user.id;
     // Single use: of two concurrent acceptances, one finds it accepted and rolls back.
     if (!(await markAccepted(tx, invitation.id, user.id))) throw invalidInvitation();
-    if (await findOrgMembership(tx, invitation.org_id, user.id)) throw conflict("You are already a member of this organization");
-    await insertOrgMembership(tx, invitation.org_id, user.id, invitation.role);
+    if (await orgMembershipOf(tx, invitation.org_id, user.id)) throw conflict("You are already a member of this organization");
+    await addOrgMembership(tx, invitation.org_id, user.id, invitation.role);
     await writeRelationships(tx, { orgId: invitation.org_id }, { add: [orgRole(invitation.org_id, user.id, invitation.role), userInOrg(user.id, invitation.org_id)] });
 
     const teams = invitation.teams ?? [{ teamId: (await defaultTeamOf(tx, invitation.org_id)).id, role: "MEMBER" as const }];
@@ -124,17 +125,17 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     Object.assign(ctx, asCalled);
     throw error;
   });
-  const organization = await findOrganization(ctx.db, invitation.org_id);
+  const organization = await organizationById(ctx.db, invitation.org_id);
   return { user: result.user, organization: organization!, apiKey: result.apiKey, secret: result.secret };
 }
 
 /** The signed-in user the invitation is for, or undefined when signed out and the email has no account. */
 async function invitedCaller(ctx: AppContext, invitation: Invitation): Promise<User | undefined> {
   if (!ctx.principal) {
-    if (await findUserByEmail(ctx.db, invitation.email)) throw unauthenticated("Sign in as the invited account to accept this invitation");
+    if (await userByEmail(ctx.db, invitation.email)) throw unauthenticated("Sign in as the invited account to accept this invitation");
     return undefined;
   }
-  const user = ctx.principal.kind === "USER" ? await findUser(ctx.db, ctx.principal.id) : undefined;
+  const user = ctx.principal.kind === "USER" ? await userById(ctx.db, ctx.principal.id) : undefined;
   if (user?.email !== invitation.email) throw forbidden("This invitation was sent to another email address");
   return user;
 }
@@ -155,6 +156,9 @@ export async function getInvitation(ctx: AppContext, id: string): Promise<Invita
   if (!invitation || !(await ctx.authz.can(orgRef(invitation.org_id), "manage_members"))) throw notFound("invitation not found");
   return invitation;
 }
+
+/** Revokes, in the caller's transaction, every pending invitation the user sent (user.service: first verified sign-in). */
+export { revokeInvitationsSentBy };
 
 /** Org ADMINs revoke a pending invitation; revoking one already revoked changes nothing. */
 export async function revokeInvitation(ctx: AppContext, id: string): Promise<Invitation> {

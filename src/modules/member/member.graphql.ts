@@ -3,11 +3,10 @@ import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { OrganizationRef, OrgRoleEnum } from "../organization/organization.graphql.js";
-import { listOrgMemberships, type OrgMembership } from "../organization/organization.repository.js";
-import { orgRef } from "../organization/organization.service.js";
+import type { OrgMembership } from "../organization/organization.repository.js";
+import { orgMembershipsPage, orgRef } from "../organization/organization.service.js";
 import { TeamMembershipRef, TeamRoleEnum } from "../team/team.graphql.js";
-import { listMembershipsInOrg } from "../team/team.repository.js";
-import { teamRef } from "../team/team.service.js";
+import { membershipsInOrg, teamRef } from "../team/team.service.js";
 import { UserRef } from "../user/user.graphql.js";
 import { invitationStatus, listInvitations, type Invitation } from "./invitation.repository.js";
 import { acceptInvitation, getInvitation, inviteMember, revokeInvitation } from "./invitation.service.js";
@@ -27,7 +26,7 @@ builder.objectType(OrgMembershipRef, {
       type: [TeamMembershipRef],
       description: "The member's teams, among those the caller can view.",
       resolve: async (m, _args, ctx) =>
-        ctx.authz.filter(await listMembershipsInOrg(ctx.db, m.org_id, m.user_id), (tm) => teamRef(tm.team_id), "view"),
+        ctx.authz.filter(await membershipsInOrg(ctx.db, m.org_id, m.user_id), (tm) => teamRef(tm.team_id), "view"),
     }),
   }),
 });
@@ -56,7 +55,7 @@ builder.objectFields(OrganizationRef, (t) => ({
     resolve: async (org, args, ctx) => {
       const seesAll = await ctx.authz.can(orgRef(org.id), "manage_members");
       const onlyUserId = seesAll ? undefined : (ctx.principal?.id ?? "");
-      return keysetConnection(args, (after, limit) => listOrgMemberships(ctx.db, org.id, { after, limit, onlyUserId }), (m) => m.user_id);
+      return keysetConnection(args, (after, limit) => orgMembershipsPage(ctx.db, org.id, { after, limit, onlyUserId }), (m) => m.user_id);
     },
   }, { name: "OrgMembershipConnection" }, { name: "OrgMembershipEdge" }),
   invitations: t.field({

@@ -9,12 +9,21 @@ import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
-import { countAdmins, findOrgMembership, lockOrganization, type OrgMembership } from "../organization/organization.repository.js";
-import { getOrganization, orgRef } from "../organization/organization.service.js";
+import type { OrgMembership } from "../organization/organization.repository.js";
+import {
+  changeOrgMembershipRole,
+  getOrganization,
+  lockOrgMemberships,
+  orgAdminCount,
+  orgMembershipOf,
+  orgRef,
+  removeOrgMembership,
+} from "../organization/organization.service.js";
+import { removeRoleAssignmentsInOrg } from "../role/role.service.js";
 
 async function existingOrgMembership(ctx: AppContext, orgId: string, userId: string): Promise<OrgMembership> {
   expectId(userId, "User");
-  const membership = await findOrgMembership(ctx.db, orgId, userId);
+  const membership = await orgMembershipOf(ctx.db, orgId, userId);
   if (!membership) throw notFound("That user is not a member of this organization");
   return membership;
 }
@@ -30,18 +39,20 @@ export async function removeMember(ctx: AppContext, orgId: string, userId: strin
   await requireHeld(ctx.authz, orgRef(orgId), ORG_ROLE_GRANTS[before.role], `remove a ${before.role}`);
   describeAudit(ctx, { orgId, targetId: userId, diff: { role: { before: before.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
-    await lockOrganization(tx, orgId);
-    const membership = await findOrgMembership(tx, orgId, userId);
+    await lockOrgMemberships(tx, orgId);
+    const membership = await orgMembershipOf(tx, orgId, userId);
     if (!membership) throw notFound("That user is not a member of this organization");
-    if (membership.role === "ADMIN" && (await countAdmins(tx, orgId)) <= 1) throw lastAdmin();
-    await tx.deleteFrom("org_memberships").where("org_id", "=", orgId).where("user_id", "=", userId).execute();
-    for (const table of ["team_memberships", "role_assignments"] as const) {
-      await tx
-        .deleteFrom(table)
-        .where("principal_id", "=", userId)
-        .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
-        .execute();
-    }
+    if (membership.role === "ADMIN" && (await orgAdminCount(tx, orgId)) <= 1) throw lastAdmin();
+    await removeOrgMembership(tx, orgId, userId);
+    // TODO(issue-12): team module export. The team module has no export that removes a
+    // principal's memberships of an organization's teams in the caller's transaction (say
+    // team.service `leaveTeamsOf(tx, orgId, principalId)`); until it has, the delete is here.
+    await tx
+      .deleteFrom("team_memberships")
+      .where("principal_id", "=", userId)
+      .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
+      .execute();
+    await removeRoleAssignmentsInOrg(tx, orgId, userId);
     // Every relationship recorded under the organization whose subject is the user, and the
     // one that lets its members see the user.
     const remove = [
@@ -61,17 +72,11 @@ export async function setOrgRole(ctx: AppContext, orgId: string, userId: string,
   await requireHeld(ctx.authz, orgRef(orgId), [...ORG_ROLE_GRANTS[role], ...ORG_ROLE_GRANTS[before.role]], `change a ${before.role} to ${role}`);
   describeAudit(ctx, { orgId, targetId: userId, diff: { role: { before: before.role, after: role } } });
   return writeTransaction(ctx, async (tx) => {
-    await lockOrganization(tx, orgId);
-    const current = await findOrgMembership(tx, orgId, userId);
+    await lockOrgMemberships(tx, orgId);
+    const current = await orgMembershipOf(tx, orgId, userId);
     if (!current) throw notFound("That user is not a member of this organization");
-    if (current.role === "ADMIN" && role !== "ADMIN" && (await countAdmins(tx, orgId)) <= 1) throw lastAdmin();
-    const membership = await tx
-      .updateTable("org_memberships")
-      .set({ role })
-      .where("org_id", "=", orgId)
-      .where("user_id", "=", userId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    if (current.role === "ADMIN" && role !== "ADMIN" && (await orgAdminCount(tx, orgId)) <= 1) throw lastAdmin();
+    const membership = await changeOrgMembershipRole(tx, orgId, userId, role);
     await writeRelationships(tx, { orgId }, { remove: [orgRole(orgId, userId, current.role)], add: [orgRole(orgId, userId, role)] });
     return membership;
   });

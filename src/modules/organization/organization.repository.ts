@@ -1,10 +1,17 @@
 import type { Db, OrgRole, Row, Tx } from "../../db/database.js";
+import { newId } from "../../ids.js";
 
 export type Organization = Row<"organizations">;
 export type OrgMembership = Row<"org_memberships">;
 
 export const findOrganization = (db: Db | Tx, id: string) =>
   db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
+
+export const insertOrganization = (tx: Tx, name: string) =>
+  tx.insertInto("organizations").values({ id: newId("Organization"), name }).returningAll().executeTakeFirstOrThrow();
+
+export const renameOrganizationRow = (tx: Tx, id: string, name: string) =>
+  tx.updateTable("organizations").set({ name }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
 
 export const findOrganizations = (db: Db | Tx, ids: string[]) =>
   ids.length === 0 ? Promise.resolve([]) : db.selectFrom("organizations").selectAll().where("id", "in", ids).orderBy("name").execute();
@@ -36,3 +43,15 @@ export async function countAdmins(tx: Tx, orgId: string): Promise<number> {
 
 export const insertOrgMembership = (tx: Tx, orgId: string, userId: string, role: OrgRole) =>
   tx.insertInto("org_memberships").values({ org_id: orgId, user_id: userId, role }).execute();
+
+export const deleteOrgMembership = (tx: Tx, orgId: string, userId: string) =>
+  tx.deleteFrom("org_memberships").where("org_id", "=", orgId).where("user_id", "=", userId).execute();
+
+export const updateOrgMembershipRole = (tx: Tx, orgId: string, userId: string, role: OrgRole) =>
+  tx
+    .updateTable("org_memberships")
+    .set({ role })
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();

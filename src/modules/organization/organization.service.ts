@@ -3,14 +3,26 @@ import { describeAudit } from "../audit/audit.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
-import { notFound } from "../../errors.js";
-import { newId } from "../../ids.js";
+import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { createDefaultTeam } from "../team/team.service.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";
-import { findOrganization, insertOrgMembership, type Organization, findOrgMembership, findOrganizations } from "./organization.repository.js";
+import {
+  countAdmins,
+  deleteOrgMembership,
+  findOrganization,
+  findOrganizations,
+  findOrgMembership,
+  insertOrganization,
+  insertOrgMembership,
+  listOrgMemberships,
+  lockOrganization,
+  renameOrganizationRow,
+  updateOrgMembershipRole,
+  type Organization,
+} from "./organization.repository.js";
 
 export const DEFAULT_TEAM_NAME = "Default";
 
@@ -25,7 +37,7 @@ export async function createOrganization(ctx: AppContext, name: string): Promise
 
 /** Also used by `npm run bootstrap`, which has no request context. */
 export async function createOrganizationIn(tx: Tx, name: string, adminUserId: string): Promise<Organization> {
-  const org = await tx.insertInto("organizations").values({ id: newId("Organization"), name }).returningAll().executeTakeFirstOrThrow();
+  const org = await insertOrganization(tx, name);
   await insertOrgMembership(tx, org.id, adminUserId, "ADMIN");
   await writeRelationships(tx, { orgId: org.id }, { add: [orgRole(org.id, adminUserId, "ADMIN"), userInOrg(adminUserId, org.id)] });
   await createDefaultTeam(tx, org.id, DEFAULT_TEAM_NAME, adminUserId);
@@ -37,22 +49,30 @@ export async function renameOrganization(ctx: AppContext, id: string, name: stri
   await ctx.authz.require(orgRef(id), "manage");
   const before = await findOrganization(ctx.db, id);
   describeAudit(ctx, { orgId: id, targetId: id, diff: { name: { before: before?.name, after: orgName } } });
-  return writeTransaction(ctx, (tx) =>
-    tx.updateTable("organizations").set({ name: orgName }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
-  );
+  return writeTransaction(ctx, (tx) => renameOrganizationRow(tx, id, orgName));
 }
 
 /** The organization if the caller may view it; NOT_FOUND otherwise. */
-export async function getOrganization(ctx: AppContext, id: string): Promise<Organization> {
-  await ctx.authz.requireVisible(orgRef(id));
-  const org = await findOrganization(ctx.db, id);
-  if (!org) throw notFound("organization not found");
-  return org;
-}
+export const getOrganization = (ctx: AppContext, id: string): Promise<Organization> =>
+  getVisible(ctx, "Organization", orgRef(id), findOrganization);
 
-/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+/* Reads and writes for other modules (no authorization: the caller has authorized them). */
 
+/** The organization with this id, if any. */
+export const organizationById = findOrganization;
 /** The user's membership of the organization, if any. */
 export const orgMembershipOf = findOrgMembership;
 /** The organizations among `ids`. */
 export const organizationsByIds = findOrganizations;
+/** The organization's memberships in user id order, after the `after` user id (one page). */
+export const orgMembershipsPage = listOrgMemberships;
+/** How many ADMINs the organization has, read under lockOrgMemberships. */
+export const orgAdminCount = countAdmins;
+/** Serializes, until the transaction ends, the changes that must see a stable set of the organization's ADMINs. */
+export const lockOrgMemberships = lockOrganization;
+/** The membership row alone; its relationships are the caller's to write. */
+export const addOrgMembership = insertOrgMembership;
+/** The membership row alone; its relationships are the caller's to remove. */
+export const removeOrgMembership = deleteOrgMembership;
+/** The membership row alone, returned; its relationships are the caller's to change. */
+export const changeOrgMembershipRole = updateOrgMembershipRole;

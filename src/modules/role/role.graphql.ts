@@ -4,7 +4,7 @@ import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
-import { assignRole, createRole, deleteRole, getRole, listAssignments, listRoles, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
+import { assignRole, createRole, deleteRole, getRole, listAssignments, listRoles, roleById, unassignRole, updateRole, type Role, type RoleAssignment } from "./role.service.js";
 
 const RoleRef = builder.objectRef<Role>("Role");
 const RoleAssignmentRef = builder.objectRef<RoleAssignment>("RoleAssignment");
@@ -23,7 +23,7 @@ builder.node(RoleRef, {
 
 builder.objectType(RoleAssignmentRef, {
   fields: (t) => ({
-    role: t.field({ type: RoleRef, resolve: async (a, _args, ctx) => (await ctx.db.selectFrom("roles").selectAll().where("id", "=", a.role_id).executeTakeFirst())! }),
+    role: t.field({ type: RoleRef, resolve: async (a, _args, ctx) => (await roleById(ctx.db, a.role_id))! }),
     team: t.field({ type: TeamRef, resolve: async (a, _args, ctx) => (await ctx.loaders.team.load(a.team_id))! }),
     principal: t.field({ type: PrincipalRef, resolve: async (a, _args, ctx) => (await loadPrincipal(ctx.loaders, a.principal_id))! }),
   }),

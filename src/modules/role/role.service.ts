@@ -4,27 +4,32 @@ import { customRoleGrants, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { Db, Row } from "../../db/database.js";
 import { badInput, notFound } from "../../errors.js";
-import { expectId, newId } from "../../ids.js";
+import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { getOrganization, orgRef } from "../organization/organization.service.js";
 import { resolveGrantee } from "../team/team-grantee.js";
-import { findTeam } from "../team/team.repository.js";
+import { teamById } from "../team/team.service.js";
 import { bindingId, roleBinding, rolePermissions } from "./role.relationships.js";
+import {
+  deleteAssignment,
+  deleteAssignmentsInOrg,
+  deleteRoleRow,
+  findRole,
+  insertAssignment,
+  insertRole,
+  listAssignments,
+  listRoles,
+  permissionsOfRoles,
+  updateRolePermissions,
+  type Role,
+  type RoleAssignment,
+} from "./role.repository.js";
 
-export type Role = Row<"roles">;
-export type RoleAssignment = Row<"role_assignments">;
-
-export const listRoles = (db: Db, orgId: string) => db.selectFrom("roles").selectAll().where("org_id", "=", orgId).orderBy("name").execute();
-/** The catalog permissions of these roles, together. */
-export const permissionsOfRoles = async (db: Db, roleIds: string[]) =>
-  roleIds.length === 0 ? [] : (await db.selectFrom("roles").select("permissions").where("id", "in", roleIds).execute()).flatMap((r) => r.permissions);
-
-export const listAssignments = (db: Db, roleId: string) =>
-  db.selectFrom("role_assignments").selectAll().where("role_id", "=", roleId).orderBy("team_id").orderBy("principal_id").execute();
+export type { Role, RoleAssignment } from "./role.repository.js";
+export { listAssignments, listRoles, permissionsOfRoles };
 
 /** Names from the permission catalog's team permissions; BAD_USER_INPUT names the unknown ones. */
 function validPermissions(permissions: string[]): string[] {
@@ -37,7 +42,7 @@ function validPermissions(permissions: string[]): string[] {
 /** The role, for those who manage its organization's roles; NOT_FOUND for everyone else, whether or not it exists. */
 export async function getRole(ctx: AppContext, id: string): Promise<Role> {
   expectId(id, "Role");
-  const role = await ctx.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
+  const role = await findRole(ctx.db, id);
   if (!role || !(await ctx.authz.can(orgRef(role.org_id), "roles_manage"))) throw notFound();
   return role;
 }
@@ -51,11 +56,7 @@ export async function createRole(ctx: AppContext, orgId: string, name: string, p
   return writeTransaction(
     ctx,
     async (tx) => {
-      const role = await tx
-        .insertInto("roles")
-        .values({ id: newId("Role"), org_id: orgId, name: roleName, permissions: JSON.stringify(granted) })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const role = await insertRole(tx, { orgId, name: roleName, permissions: granted });
       await writeRelationships(tx, { orgId }, { add: rolePermissions(role.id, orgId, granted) });
       return role;
     },
@@ -72,7 +73,7 @@ export async function updateRole(ctx: AppContext, id: string, permissions: strin
   await Promise.all(teams.map((teamId) => requireHeld(ctx.authz, ref("team", teamId), customRoleGrants(granted), `give the role "${role.name}" these permissions`)));
   describeAudit(ctx, { orgId: role.org_id, targetId: id, diff: { permissions: { before: role.permissions, after: granted } } });
   return writeTransaction(ctx, async (tx) => {
-    const updated = await tx.updateTable("roles").set({ permissions: JSON.stringify(granted) }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+    const updated = await updateRolePermissions(tx, id, granted);
     await writeRelationships(tx, { orgId: role.org_id }, {
       remove: rolePermissions(id, role.org_id, role.permissions),
       add: rolePermissions(id, role.org_id, granted),
@@ -85,7 +86,7 @@ export async function updateRole(ctx: AppContext, id: string, permissions: strin
 export async function deleteRole(ctx: AppContext, id: string): Promise<boolean> {
   const role = await getRole(ctx, id);
   await writeTransaction(ctx, async (tx) => {
-    const assignments = await tx.selectFrom("role_assignments").selectAll().where("role_id", "=", id).execute();
+    const assignments = await listAssignments(tx, id);
     const bindings = [...new Set(assignments.map((a) => bindingId(id, a.team_id)))];
     const remove = [...(await findRelationships(tx, { orgId: role.org_id, resource: ref("role", id) }))];
     for (const binding of bindings) {
@@ -93,7 +94,7 @@ export async function deleteRole(ctx: AppContext, id: string): Promise<boolean> 
       remove.push(...(await findRelationships(tx, { orgId: role.org_id, subject: ref("role_binding", binding) })));
     }
     await writeRelationships(tx, { orgId: role.org_id }, { remove });
-    await tx.deleteFrom("roles").where("id", "=", id).execute();
+    await deleteRoleRow(tx, id);
   });
   return true;
 }
@@ -101,18 +102,14 @@ export async function deleteRole(ctx: AppContext, id: string): Promise<boolean> 
 export async function assignRole(ctx: AppContext, roleId: string, teamId: string, principalId: string): Promise<RoleAssignment> {
   const role = await getRole(ctx, roleId);
   expectId(teamId, "Team");
-  const team = await findTeam(ctx.db, teamId);
+  const team = await teamById(ctx.db, teamId);
   if (!team || team.org_id !== role.org_id) throw badInput("The team must belong to the role's organization");
   const principal = await resolveGrantee(ctx, team, principalId);
   await requireHeld(ctx.authz, ref("team", teamId), customRoleGrants(role.permissions), `assign the role "${role.name}"`);
   return writeTransaction(
     ctx,
     async (tx) => {
-      const assignment = await tx
-        .insertInto("role_assignments")
-        .values({ role_id: roleId, team_id: teamId, principal_id: principalId })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const assignment = await insertAssignment(tx, { roleId, teamId, principalId });
       await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: roleBinding(roleId, teamId, principal) });
       return assignment;
     },
@@ -126,15 +123,16 @@ export async function unassignRole(ctx: AppContext, roleId: string, teamId: stri
   expectId(teamId, "Team");
   const type = expectId(principalId, "User", "ServiceAccount");
   await writeTransaction(ctx, async (tx) => {
-    const deleted = await tx
-      .deleteFrom("role_assignments")
-      .where("role_id", "=", roleId)
-      .where("team_id", "=", teamId)
-      .where("principal_id", "=", principalId)
-      .executeTakeFirst();
-    if (Number(deleted.numDeletedRows) === 0) throw notFound("That principal does not hold this role on this team");
+    if (!(await deleteAssignment(tx, { roleId, teamId, principalId }))) throw notFound("That principal does not hold this role on this team");
     const assignee = ref(type === "User" ? "user" : "service_account", principalId);
     await writeRelationships(tx, { orgId: role.org_id, teamId }, { remove: [roleBinding(roleId, teamId, assignee)[2]!] });
   });
   return true;
 }
+
+/* Reads and writes for other modules (no authorization: the caller has authorized them). */
+
+/** The role with this id, if any. */
+export const roleById = findRole;
+/** Removes every role assignment of the principal in the organization's teams, in the caller's transaction. */
+export const removeRoleAssignmentsInOrg = deleteAssignmentsInOrg;

@@ -3,6 +3,7 @@ import { describeAudit } from "../audit/audit.js";
 import { badInput, notFound } from "../../errors.js";
 import { writeTransaction } from "../../write.js";
 import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { deleteSecretRow, listSecretNames, upsertSecret } from "./secret.repository.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -31,29 +32,19 @@ export async function setSecret(ctx: AppContext, teamId: string, name: string, v
   // The value itself never reaches the log: only that it changed.
   describeAudit(ctx, { teamId, targetId: teamId, diff: { name, value: "changed" } });
   const ciphertext = ctx.deps.secretBox.seal(value, secretContext(teamId, name));
-  return writeTransaction(ctx, (tx) =>
-    tx
-      .insertInto("secrets")
-      .values({ team_id: teamId, name, version: 1, ciphertext, updated_at: new Date() })
-      .onConflict((oc) =>
-        oc.columns(["team_id", "name"]).doUpdateSet((eb) => ({
-          ciphertext,
-          version: eb("secrets.version", "+", 1),
-          updated_at: new Date(),
-        })),
-      )
-      .returning(["name", "version", "updated_at"])
-      .executeTakeFirstOrThrow(),
-  );
+  return writeTransaction(ctx, (tx) => upsertSecret(tx, { teamId, name, ciphertext }));
 }
 
 export async function deleteSecret(ctx: AppContext, teamId: string, name: string): Promise<boolean> {
   validSecretName(name);
   await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "secrets_manage");
-  const deleted = await writeTransaction(ctx, (tx) =>
-    tx.deleteFrom("secrets").where("team_id", "=", teamId).where("name", "=", name).executeTakeFirst(),
-  );
-  if (Number(deleted.numDeletedRows) === 0) throw notFound(`The team has no secret named "${name}"`);
+  const deleted = await writeTransaction(ctx, (tx) => deleteSecretRow(tx, teamId, name));
+  if (!deleted) throw notFound(`The team has no secret named "${name}"`);
   return true;
 }
+
+/* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
+
+/** The names of the team's secrets (never their values). */
+export const secretNamesOfTeam = listSecretNames;

@@ -1,17 +1,11 @@
-import { ref } from "../../authz/model.js";
-import { notFound } from "../../errors.js";
 import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { expectId } from "../../ids.js";
 import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { TeamRef, TeamRoleEnum } from "../team/team.graphql.js";
-import { findTeamMembership } from "../team/team.repository.js";
-import { teamRef } from "../team/team.service.js";
+import { teamMembershipOf, teamRef } from "../team/team.service.js";
 import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
-import { findServiceAccount, listServiceAccounts, type ServiceAccount } from "./service-account.repository.js";
-import { createServiceAccount } from "./service-account.service.js";
-
-const serviceAccountRef = (id: string) => ref("service_account", id);
+import { listServiceAccounts, type ServiceAccount } from "./service-account.repository.js";
+import { createServiceAccount, getServiceAccount, serviceAccountRef } from "./service-account.service.js";
 
 export const ServiceAccountRef = builder.objectRef<ServiceAccount>("ServiceAccount");
 
@@ -20,13 +14,7 @@ builder.node(ServiceAccountRef, {
   interfaces: [PrincipalRef],
   // Visible to whoever views its team, and to itself (acting through its key).
   authScopes: (account, ctx) => (ctx.principal?.id === account.id ? { authenticated: true } : { visible: scopeKey(serviceAccountRef(account.id)) }),
-  loadOne: async (id, ctx) => {
-    expectId(id, "ServiceAccount");
-    await ctx.authz.requireVisible(serviceAccountRef(id));
-    const account = await findServiceAccount(ctx.db, id);
-    if (!account) throw notFound("service account not found");
-    return account;
-  },
+  loadOne: (id, ctx) => getServiceAccount(ctx, id),
   fields: (t) => ({
     kind: t.field({ type: PrincipalKind, resolve: () => "SERVICE_ACCOUNT" as const }),
     displayName: t.exposeString("name"),
@@ -34,7 +22,7 @@ builder.node(ServiceAccountRef, {
     team: t.field({ type: TeamRef, resolve: async (account, _args, ctx) => (await ctx.loaders.team.load(account.team_id))! }),
     role: t.field({
       type: TeamRoleEnum,
-      resolve: async (account, _args, ctx) => (await findTeamMembership(ctx.db, account.team_id, account.id))!.role,
+      resolve: async (account, _args, ctx) => (await teamMembershipOf(ctx.db, account.team_id, account.id))!.role,
     }),
   }),
 });

@@ -3,11 +3,18 @@ import { requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { TeamRole } from "../../db/database.js";
+import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
 import { getBrowsableTeam, joinTeam, teamRef } from "../team/team.service.js";
-import { insertServiceAccount, findServiceAccount } from "./service-account.repository.js";
+import { insertServiceAccount, findServiceAccount, type ServiceAccount } from "./service-account.repository.js";
+
+export const serviceAccountRef = (id: string) => ref("service_account", id);
+
+/** The service account if the caller may view it (its team's viewers); NOT_FOUND otherwise. */
+export const getServiceAccount = (ctx: AppContext, id: string): Promise<ServiceAccount> =>
+  getVisible(ctx, "ServiceAccount", serviceAccountRef(id), findServiceAccount);
 
 /**
  * A non-human member of one team, with a team role there, acting through its keys. Created

@@ -3,12 +3,12 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
 import { TeamRef } from "../team/team.graphql.js";
-import { findTeams } from "../team/team.repository.js";
+import { teamsByIds } from "../team/team.service.js";
 import { usageByTeam } from "./usage.js";
 
 interface UsageReport {
   totalInvocations: number;
-  byTeam: { team: Awaited<ReturnType<typeof findTeams>>[number]; invocations: number }[];
+  byTeam: { team: Awaited<ReturnType<typeof teamsByIds>>[number]; invocations: number }[];
 }
 
 const TeamUsageRef = builder.objectRef<UsageReport["byTeam"][number]>("TeamUsage").implement({
@@ -35,7 +35,7 @@ builder.objectFields(OrganizationRef, (t) => ({
       // This process's counts are still in memory: write them first, so the report includes them.
       await ctx.deps.usage.flush();
       const rows = await usageByTeam(ctx.db, org.id, args.from ?? null, args.to ?? null);
-      const teams = new Map((await findTeams(ctx.db, rows.map((r) => r.teamId))).map((team) => [team.id, team]));
+      const teams = new Map((await teamsByIds(ctx.db, rows.map((r) => r.teamId))).map((team) => [team.id, team]));
       const byTeam = rows.flatMap((row) => (teams.has(row.teamId) ? [{ team: teams.get(row.teamId)!, invocations: row.invocations }] : []));
       return { totalInvocations: byTeam.reduce((sum, row) => sum + row.invocations, 0), byTeam };
     },

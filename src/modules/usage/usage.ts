@@ -1,7 +1,8 @@
-import { sql } from "kysely";
 import { Coalescer } from "../../coalescer.js";
 import type { Db } from "../../db/database.js";
 import type { Logger } from "../../logger.js";
+import { recordKeysLastUsed } from "../api-key/api-key.service.js";
+import { addUsageCounts, sumUsageByTeam } from "./usage.repository.js";
 
 /** Invocation counts per team and minute, coalesced in memory and added to Postgres in batches. */
 export function createUsageRecorder(db: Db, logger: Logger): Coalescer<number> {
@@ -11,11 +12,7 @@ export function createUsageRecorder(db: Db, logger: Logger): Coalescer<number> {
         const [orgId, teamId, minute] = key.split("|") as [string, string, string];
         return { org_id: orgId, team_id: teamId, minute: new Date(minute), invocations };
       });
-      await db
-        .insertInto("usage_counts")
-        .values(rows)
-        .onConflict((oc) => oc.columns(["team_id", "minute"]).doUpdateSet({ invocations: sql`usage_counts.invocations + excluded.invocations` }))
-        .execute();
+      await addUsageCounts(db, rows);
     },
     (a, b) => a + b,
     logger,
@@ -30,29 +27,16 @@ export function countInvocation(usage: Coalescer<number>, orgId: string, teamId:
 
 /** Invocations per team of the organization between `from` (inclusive) and `to` (exclusive). */
 export async function usageByTeam(db: Db, orgId: string, from: Date | null, to: Date | null) {
-  let query = db
-    .selectFrom("usage_counts")
-    .select(["team_id", (eb) => eb.fn.sum<string>("invocations").as("invocations")])
-    .where("org_id", "=", orgId)
-    .groupBy("team_id")
-    .orderBy("team_id");
-  if (from) query = query.where("minute", ">=", from);
-  if (to) query = query.where("minute", "<", to);
-  return (await query.execute()).map((row) => ({ teamId: row.team_id, invocations: Number(row.invocations) }));
+  return (await sumUsageByTeam(db, orgId, from, to)).map((row) => ({ teamId: row.team_id, invocations: Number(row.invocations) }));
 }
 
 /** When each key was last used, written in batches: no write per authenticated request. */
 export function createLastUsedRecorder(db: Db, logger: Logger): Coalescer<Date> {
   return new Coalescer<Date>(
     async (batch) => {
-      // One statement per 1,000 keys: a statement per key blocked PGlite (one connection, on
-      // the main thread) for hundreds of milliseconds at a time under gateway load.
+      // One statement per 1,000 keys, so that no statement grows without bound.
       const entries = [...batch];
-      for (let i = 0; i < entries.length; i += 1000) {
-        const values = sql.join(entries.slice(i, i + 1000).map(([keyId, at]) => sql`(${keyId}, ${at.toISOString()}::timestamptz)`));
-        await sql`update api_keys set last_used_at = greatest(api_keys.last_used_at, used.at)
-          from (values ${values}) as used(id, at) where api_keys.id = used.id`.execute(db);
-      }
+      for (let i = 0; i < entries.length; i += 1000) await recordKeysLastUsed(db, entries.slice(i, i + 1000));
     },
     (a, b) => (a > b ? a : b),
     logger,

@@ -2,9 +2,9 @@ import { ref } from "../../authz/model.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppDeps } from "../../context.js";
-import { revokeKeysMintedBy } from "../api-key/api-key.repository.js";
-import { revokeInvitationsSentBy } from "../member/invitation.repository.js";
-import { markVerified, findUser } from "./user.repository.js";
+import { revokeKeysMintedBy } from "../api-key/api-key.service.js";
+import { revokeInvitationsSentBy } from "../member/invitation.service.js";
+import { findOrCreateUser, findUser, findUserByEmail, markVerified } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
@@ -36,3 +36,10 @@ export async function verifyAccount(deps: AppDeps, userId: string): Promise<void
 
 /** The user with this id, if any. */
 export const userById = findUser;
+/** The user with this email, if any. */
+export const userByEmail = findUserByEmail;
+/**
+ * The user with this email, created (with its self relationship) if new, in the caller's
+ * transaction: just-in-time sign-in, invitations, bootstrap.
+ */
+export { findOrCreateUser };
