@@ -1,7 +1,6 @@
 import DataLoader from "dataloader";
 import type { Db, Row } from "../db/database.js";
-
-type TableWithId = "organizations" | "teams" | "users" | "models" | "environments" | "chains" | "api_keys" | "service_accounts";
+import { findActiveDeployments, findRowsByIds, type TableWithId } from "./loaders.repository.js";
 
 /**
  * Per-request loaders for rows that GraphQL fields fetch by id: a page of 100 objects that
@@ -10,11 +9,7 @@ type TableWithId = "organizations" | "teams" | "users" | "models" | "environment
 export function createLoaders(db: Db) {
   const byId = <T extends TableWithId>(table: T) =>
     new DataLoader<string, Row<T> | undefined>(async (ids) => {
-      const rows = (await db
-        .selectFrom(table as TableWithId)
-        .selectAll()
-        .where("id", "in", [...ids])
-        .execute()) as unknown as (Row<T> & { id: string })[];
+      const rows = await findRowsByIds(db, table, ids);
       const found = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => found.get(id));
     });
@@ -29,13 +24,7 @@ export function createLoaders(db: Db) {
     serviceAccount: byId("service_accounts"),
     /** The active deployments of each model. */
     activeDeployments: new DataLoader<string, Row<"deployments">[]>(async (modelIds) => {
-      const rows = await db
-        .selectFrom("deployments")
-        .selectAll()
-        .where("model_id", "in", [...modelIds])
-        .where("active", "=", true)
-        .orderBy("environment_id")
-        .execute();
+      const rows = await findActiveDeployments(db, modelIds);
       return modelIds.map((id) => rows.filter((row) => row.model_id === id));
     }),
   };

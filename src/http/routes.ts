@@ -1,8 +1,8 @@
-import { sql } from "kysely";
 import type { Plugin } from "graphql-yoga";
 import { authenticateRequest } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { AppDeps } from "../context.js";
+import { probeDatabase } from "../db/probe.js";
 import { errorCode } from "../errors.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
@@ -28,7 +28,7 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
       if (url.pathname === "/healthz") {
         json({ status: "ok" });
       } else if (url.pathname === "/readyz") {
-        const checks = { postgres: await probe(() => sql`select 1`.execute(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
+        const checks = { postgres: await probe(() => probeDatabase(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/v1/audit/export") {

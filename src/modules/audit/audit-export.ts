@@ -3,6 +3,7 @@ import type { Authorizer } from "../../authz/authorizer.js";
 import { ref } from "../../authz/model.js";
 import type { Db } from "../../db/database.js";
 import { typeOfId } from "../../ids.js";
+import { listChainPage } from "./audit.repository.js";
 
 const PAGE = 1000;
 
@@ -28,9 +29,7 @@ export async function auditExportResponse(db: Db, authz: Authorizer, principal: 
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let query = db.selectFrom("audit_events").selectAll().where("chain", "=", orgId).where("seq", ">", String(lastSeq) as never);
-      if (since) query = query.where("at", ">=", since);
-      const page = await query.orderBy("seq").limit(PAGE).execute();
+      const page = await listChainPage(db, orgId, { afterSeq: lastSeq, since, limit: PAGE });
       if (page.length === 0) return controller.close();
       lastSeq = Number(page.at(-1)!.seq);
       controller.enqueue(encoder.encode(page.map((event) => `${JSON.stringify(event)}\n`).join("")));

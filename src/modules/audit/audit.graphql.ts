@@ -8,7 +8,7 @@ import { TeamRef } from "../team/team.graphql.js";
 import { teamRef } from "../team/team.service.js";
 import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { withoutSecretNames } from "../secret/secret-names.js";
-import { listAuditEvents, verifyChain, type AuditEvent, type AuditFilter } from "./audit.repository.js";
+import { findAuditEvent, listAuditEvents, verifyChain, type AuditEvent, type AuditFilter } from "./audit.repository.js";
 
 const AuditResultEnum = builder.enumType("AuditResult", { values: ["SUCCESS", "DENIED", "ERROR"] as const });
 
@@ -22,7 +22,7 @@ builder.node(AuditEventRef, {
   id: { resolve: (event) => event.id },
   authScopes: (event) => ({ visible: eventGate(event) }),
   loadOne: async (id, ctx) => {
-    const event = await ctx.db.selectFrom("audit_events").selectAll().where("id", "=", id).executeTakeFirst();
+    const event = await findAuditEvent(ctx.db, id);
     if (!event) throw notFound("audit event not found");
     return event;
   },

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import type { AuditResult, Db, Row, Tx } from "../../db/database.js";
-import { newId } from "../../ids.js";
+import { newId, typeOfId } from "../../ids.js";
 
 export type AuditEvent = Row<"audit_events">;
 
@@ -98,6 +98,15 @@ export async function verifyChain(db: Db, orgId: string): Promise<{ ok: boolean;
   }
 }
 
+export const findAuditEvent = (db: Db, id: string) => db.selectFrom("audit_events").selectAll().where("id", "=", id).executeTakeFirst();
+
+/** A page of the organization's chain in order: events after sequence number `afterSeq`, at or after `since`. */
+export function listChainPage(db: Db, orgId: string, options: { afterSeq: number; since?: Date; limit: number }) {
+  let query = db.selectFrom("audit_events").selectAll().where("chain", "=", orgId).where("seq", ">", String(options.afterSeq) as never);
+  if (options.since) query = query.where("at", ">=", options.since);
+  return query.orderBy("seq").limit(options.limit).execute();
+}
+
 export interface AuditFilter {
   orgId?: string;
   teamId?: string;
@@ -134,4 +143,56 @@ export async function isOrgMember(db: Db | Tx, principal: { kind: string; id: st
   }
   if (!principal.teamId) return false;
   return Boolean(await db.selectFrom("teams").select("id").where("id", "=", principal.teamId).where("org_id", "=", orgId).executeTakeFirst());
+}
+
+/**
+ * The organization and team an id belongs to (best effort: what a denied attempt touched).
+ *
+ * The one place that reads other modules' tables (teams, environments, models, chains,
+ * service accounts, keys, training projects, deployments, chain runs, roles, invitations):
+ * an audit event must be located for any object type, a denied attempt's included, before
+ * the mutation runs (a deletion removes what would tell), and without a round trip through
+ * each module's service for every mutation.
+ */
+export async function locateOwner(db: Db | Tx, id: string): Promise<{ orgId?: string; teamId?: string }> {
+  const type = typeOfId(id);
+  const teamOwner = async (teamId: string | null | undefined) => {
+    if (!teamId) return {};
+    const team = await db.selectFrom("teams").select("org_id").where("id", "=", teamId).executeTakeFirst();
+    return team ? { orgId: team.org_id, teamId } : {};
+  };
+  const teamOf = async (table: "environments" | "models" | "chains" | "service_accounts" | "api_keys" | "training_projects") =>
+    teamOwner((await db.selectFrom(table).select("team_id").where("id", "=", id).executeTakeFirst())?.team_id);
+  const via = async (table: "deployments" | "chain_runs", column: "model_id" | "chain_id") => {
+    const row = (await db.selectFrom(table).select(column as never).where("id", "=", id).executeTakeFirst()) as Record<string, string> | undefined;
+    return row ? locateOwner(db, row[column]!) : {};
+  };
+  switch (type) {
+    case "Organization":
+      return { orgId: id };
+    case "Team":
+      return teamOwner(id);
+    case "Environment":
+      return teamOf("environments");
+    case "Model":
+      return teamOf("models");
+    case "Chain":
+      return teamOf("chains");
+    case "ServiceAccount":
+      return teamOf("service_accounts");
+    case "ApiKey":
+      return teamOf("api_keys");
+    case "TrainingProject":
+      return teamOf("training_projects");
+    case "Deployment":
+      return via("deployments", "model_id");
+    case "ChainRun":
+      return via("chain_runs", "chain_id");
+    case "Role":
+      return { orgId: (await db.selectFrom("roles").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
+    case "Invitation":
+      return { orgId: (await db.selectFrom("invitations").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
+    default:
+      return {};
+  }
 }

@@ -1,10 +1,10 @@
 import type { GraphQLFieldResolver } from "graphql";
 import { credentialOf } from "../../auth/principal.js";
 import type { AppContext } from "../../context.js";
-import type { AuditResult, Db, Tx } from "../../db/database.js";
+import type { AuditResult, Tx } from "../../db/database.js";
 import { errorCode } from "../../errors.js";
 import { typeOfId } from "../../ids.js";
-import { appendAuditEvent, isOrgMember } from "./audit.repository.js";
+import { appendAuditEvent, isOrgMember, locateOwner } from "./audit.repository.js";
 import { capDiff, capString } from "./cap.js";
 import { insertSecurityEvent, trimSecurityLog } from "./security-log.repository.js";
 
@@ -49,50 +49,6 @@ function argumentIds(args: Record<string, unknown>): string[] {
   const input = (args.input ?? {}) as Record<string, unknown>;
   return [args.id, args.chainId, args.environmentId, args.roleId, args.teamId, args.organizationId, input.serviceAccountId, input.teamId, input.organizationId]
     .filter((v): v is string => typeof v === "string" && typeOfId(v) !== undefined);
-}
-
-/** The organization and team an id belongs to (best effort: what a denied attempt touched). */
-export async function ownerOf(db: Db | Tx, id: string): Promise<{ orgId?: string; teamId?: string }> {
-  const type = typeOfId(id);
-  const teamOwner = async (teamId: string | null | undefined) => {
-    if (!teamId) return {};
-    const team = await db.selectFrom("teams").select("org_id").where("id", "=", teamId).executeTakeFirst();
-    return team ? { orgId: team.org_id, teamId } : {};
-  };
-  const teamOf = async (table: "environments" | "models" | "chains" | "service_accounts" | "api_keys" | "training_projects") =>
-    teamOwner((await db.selectFrom(table).select("team_id").where("id", "=", id).executeTakeFirst())?.team_id);
-  const via = async (table: "deployments" | "chain_runs", column: "model_id" | "chain_id") => {
-    const row = (await db.selectFrom(table).select(column as never).where("id", "=", id).executeTakeFirst()) as Record<string, string> | undefined;
-    return row ? ownerOf(db, row[column]!) : {};
-  };
-  switch (type) {
-    case "Organization":
-      return { orgId: id };
-    case "Team":
-      return teamOwner(id);
-    case "Environment":
-      return teamOf("environments");
-    case "Model":
-      return teamOf("models");
-    case "Chain":
-      return teamOf("chains");
-    case "ServiceAccount":
-      return teamOf("service_accounts");
-    case "ApiKey":
-      return teamOf("api_keys");
-    case "TrainingProject":
-      return teamOf("training_projects");
-    case "Deployment":
-      return via("deployments", "model_id");
-    case "ChainRun":
-      return via("chain_runs", "chain_id");
-    case "Role":
-      return { orgId: (await db.selectFrom("roles").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
-    case "Invitation":
-      return { orgId: (await db.selectFrom("invitations").select("org_id").where("id", "=", id).executeTakeFirst())?.org_id };
-    default:
-      return {};
-  }
 }
 
 /**
@@ -144,7 +100,7 @@ export async function completeDraft(tx: Tx, ctx: AppContext, result: unknown): P
     if (typeof row?.id === "string") draft.targetId = row.id;
   }
   if (!draft.orgId && draft.targetId) {
-    const owner = await ownerOf(tx, draft.targetId);
+    const owner = await locateOwner(tx, draft.targetId);
     draft.orgId = owner.orgId;
     draft.teamId ??= owner.teamId;
   }
@@ -167,7 +123,7 @@ export function auditedResolver(action: string, resolve: GraphQLFieldResolver<un
     ctx.audit = draft;
     // Where the mutation acts, read before it runs: a deletion removes what would tell.
     for (const id of ids) {
-      Object.assign(draft, await ownerOf(ctx.db, id).catch(() => ({})));
+      Object.assign(draft, await locateOwner(ctx.db, id).catch(() => ({})));
       if (draft.orgId) break;
     }
     if (draft.orgId && (await isOrgMember(ctx.db, ctx.principal, draft.orgId))) draft.memberAtStart = draft.orgId;

@@ -18,3 +18,6 @@ export const insertEnvironment = (tx: Tx, values: { teamId: string; name: string
     .values({ id: newId("Environment"), team_id: values.teamId, name: values.name, restricted: values.restricted })
     .returningAll()
     .executeTakeFirstOrThrow();
+
+export const setEnvironmentRestrictedRow = (tx: Tx, id: string, restricted: boolean) =>
+  tx.updateTable("environments").set({ restricted }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();

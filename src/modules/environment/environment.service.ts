@@ -10,10 +10,17 @@ import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { resolveGrantee } from "../team/team-grantee.js";
-import { findTeam } from "../team/team.repository.js";
+import { teamById } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
-import { findEnvironment, insertEnvironment, type Environment, findEnvironmentByName, listEnvironments } from "./environment.repository.js";
+import {
+  findEnvironment,
+  findEnvironmentByName,
+  insertEnvironment,
+  listEnvironments,
+  setEnvironmentRestrictedRow,
+  type Environment,
+} from "./environment.repository.js";
 
 export const environmentRef = (id: string) => ref("environment", id);
 
@@ -39,7 +46,7 @@ export async function createEnvironment(ctx: AppContext, teamId: string, name: s
 async function manageAccess(ctx: AppContext, id: string) {
   const environment = await getEnvironment(ctx, id);
   await ctx.authz.require(environmentRef(id), "manage_access");
-  const team = (await findTeam(ctx.db, environment.team_id))!;
+  const team = (await teamById(ctx.db, environment.team_id))!;
   return { environment, team };
 }
 
@@ -49,7 +56,7 @@ export async function setEnvironmentRestricted(ctx: AppContext, id: string, rest
   if (!restricted) await requireHeld(ctx.authz, environmentRef(id), ENVIRONMENT_GRANT, "lift this environment's restriction");
   describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: id, diff: { restricted: { before: before.restricted, after: restricted } } });
   return writeTransaction(ctx, async (tx) => {
-    const environment = await tx.updateTable("environments").set({ restricted }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+    const environment = await setEnvironmentRestrictedRow(tx, id, restricted);
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, restricted ? { remove: unrestricted(id) } : { add: unrestricted(id) });
     return environment;
   });

@@ -63,3 +63,8 @@ export async function insertDeployment(
     .returningAll()
     .executeTakeFirstOrThrow();
 }
+
+/** Deletes the model; its deployments go with it (foreign keys cascade). */
+export async function deleteModelRow(tx: Tx, id: string): Promise<void> {
+  await tx.deleteFrom("models").where("id", "=", id).execute();
+}

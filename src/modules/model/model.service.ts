@@ -6,14 +6,13 @@ import { badInput, forbidden } from "../../errors.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { findEnvironmentByName, type Environment } from "../environment/environment.repository.js";
-import { environmentRef } from "../environment/environment.service.js";
+import type { Environment } from "../environment/environment.repository.js";
+import { environmentByName, environmentRef } from "../environment/environment.service.js";
 import { actorId } from "../../auth/caller.js";
-import { findTeam, findTeams, type Team } from "../team/team.repository.js";
-import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamById, teamRef, teamsByIds, type Team } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { modelInTeam } from "./model.relationships.js";
-import { findModel, findModelByName, insertDeployment, insertModel, teamsWithModelNamed, type Deployment, type Model } from "./model.repository.js";
+import { deleteModelRow, findModel, findModelByName, insertDeployment, insertModel, teamsWithModelNamed, type Deployment, type Model } from "./model.repository.js";
 
 export const modelRef = (id: string) => ref("model", id);
 
@@ -53,7 +52,7 @@ export async function deployModel(ctx: AppContext, input: DeployInput): Promise<
   const environmentName = validName(input.environment, "environment name");
   const team = input.teamId ? await getBrowsableTeam(ctx, input.teamId) : await inferDeployTeam(ctx, modelName);
   const [environment, existing] = await Promise.all([
-    findEnvironmentByName(ctx.db, team.id, environmentName),
+    environmentByName(ctx.db, team.id, environmentName),
     findModelByName(ctx.db, team.id, modelName),
   ]);
   const target = await requireDeploy(ctx, team, environment, existing, environmentName);
@@ -115,12 +114,12 @@ async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team
   // permission checks that follow decide the rest.
   if (ctx.principal && ctx.principal.kind !== "USER") return getBrowsableTeam(ctx, ctx.principal.teamId);
   const candidates = await ctx.authz.lookup("team", "resources_write");
-  if (candidates.length === 1) return (await findTeam(ctx.db, candidates[0]!))!;
+  if (candidates.length === 1) return (await teamById(ctx.db, candidates[0]!))!;
   const withModel = await teamsWithModelNamed(ctx.db, candidates, modelName);
-  if (withModel.length === 1) return (await findTeam(ctx.db, withModel[0]!))!;
+  if (withModel.length === 1) return (await teamById(ctx.db, withModel[0]!))!;
   if (candidates.length === 0) throw badInput("You cannot deploy in any team");
   // Names only of teams the caller may browse (a custom role can write without team:view).
-  const named = await ctx.authz.filter(await findTeams(ctx.db, withModel.length > 1 ? withModel : candidates), (t) => teamRef(t.id), "browse");
+  const named = await ctx.authz.filter(await teamsByIds(ctx.db, withModel.length > 1 ? withModel : candidates), (t) => teamRef(t.id), "browse");
   const choices = named.length > 0 ? `, one of: ${named.map((t) => `${t.name} (${t.id})`).join(", ")}` : "";
   throw badInput(`Several teams could hold "${modelName}"; pass teamId${choices}`);
 }
@@ -129,11 +128,11 @@ async function inferDeployTeam(ctx: AppContext, modelName: string): Promise<Team
 export async function deleteModel(ctx: AppContext, id: string): Promise<boolean> {
   const model = await getModel(ctx, id);
   await ctx.authz.require(modelRef(id), "delete");
-  const team = (await findTeam(ctx.db, model.team_id))!;
+  const team = (await teamById(ctx.db, model.team_id))!;
   await writeTransaction(ctx, async (tx) => {
     const remove = await findRelationships(tx, { resource: modelRef(id) });
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
-    await tx.deleteFrom("models").where("id", "=", id).execute();
+    await deleteModelRow(tx, id);
   });
   return true;
 }

@@ -2,9 +2,9 @@ import { ref, type ObjectRef } from "../../authz/model.js";
 import type { AppContext } from "../../context.js";
 import { badInput } from "../../errors.js";
 import { expectId, type EntityType } from "../../ids.js";
-import { findApiKey } from "../api-key/api-key.repository.js";
-import { findOrgMembership } from "../organization/organization.repository.js";
-import { findServiceAccount } from "../service-account/service-account.repository.js";
+import { apiKeyById } from "../api-key/api-key.service.js";
+import { orgMembershipOf } from "../organization/organization.service.js";
+import { serviceAccountById } from "../service-account/service-account.service.js";
 import type { Team } from "./team.repository.js";
 
 /** The SpiceDB subject type of each kind of principal id. */
@@ -30,14 +30,14 @@ export async function resolveGrantee(
     ? expectId(principalId, "User", "ServiceAccount", "ApiKey")
     : expectId(principalId, "User", "ServiceAccount");
   if (type === "User") {
-    if (!(await findOrgMembership(ctx.db, team.org_id, principalId))) {
+    if (!(await orgMembershipOf(ctx.db, team.org_id, principalId))) {
       throw badInput("That user is not a member of this team's organization");
     }
   } else if (type === "ServiceAccount") {
-    const account = await findServiceAccount(ctx.db, principalId);
+    const account = await serviceAccountById(ctx.db, principalId);
     if (account?.team_id !== team.id) throw badInput("That service account does not belong to this team");
   } else {
-    const key = await findApiKey(ctx.db, principalId);
+    const key = await apiKeyById(ctx.db, principalId);
     if (!key || key.team_id !== team.id || key.type !== "FULL_ACCESS" || key.revoked_at) {
       throw badInput("Only FULL_ACCESS keys of this team can be granted access");
     }

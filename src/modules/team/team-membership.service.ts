@@ -11,7 +11,7 @@ import { describeAudit } from "../audit/audit.js";
 import { permissionsOfRoles } from "../role/role.service.js";
 import { resolveGrantee } from "./team-grantee.js";
 import { teamRole } from "./team.relationships.js";
-import { findTeamMembership, type TeamMembership } from "./team.repository.js";
+import { deleteTeamMembership, findTeamMembership, updateTeamMembershipRole, type TeamMembership } from "./team.repository.js";
 import { getBrowsableTeam, joinTeam, teamRef } from "./team.service.js";
 
 export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
@@ -45,13 +45,7 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
   await requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...TEAM_ROLE_GRANTS[current.role]], `change a ${current.role} to ${role}`);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: role } } });
   return writeTransaction(ctx, async (tx) => {
-    const membership = await tx
-      .updateTable("team_memberships")
-      .set({ role })
-      .where("team_id", "=", teamId)
-      .where("principal_id", "=", principalId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const membership = await updateTeamMembershipRole(tx, teamId, principalId, role);
     await writeRelationships(
       tx,
       { orgId: team.org_id, teamId },
@@ -89,13 +83,16 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   await requireCanTakeAway(ctx, teamId, principal, current.role);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
-    await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    await deleteTeamMembership(tx, teamId, principalId);
+    // TODO(issue-12): role export (deleteAssignmentsInTeam(tx, teamId, principalId) in role.service)
     await tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
     const remove = await findRelationships(tx, { teamId, subject: principal });
     if (current.principal_type === "service_account") {
+      // TODO(issue-12): api-key export (keyIdsOfServiceAccount(tx, serviceAccountId) in api-key.service)
       const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();
       remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
       for (const key of keys) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", key.id) })));
+      // TODO(issue-12): service-account export (deleteServiceAccount, in its repository, re-exported by service-account.service)
       await tx.deleteFrom("service_accounts").where("id", "=", principalId).execute();
     }
     await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });

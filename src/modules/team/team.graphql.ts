@@ -1,8 +1,8 @@
 import { builder } from "../../graphql/builder.js";
 import { keysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
-import { findOrgMembership } from "../organization/organization.repository.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
+import { orgMembershipOf } from "../organization/organization.service.js";
 import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import {
   findDefaultTeam,
@@ -41,7 +41,7 @@ builder.node(TeamRef, {
       resolve: async (team, _args, ctx) => {
         const principal = ctx.principal;
         if (!principal || principal.kind === "API_KEY") return null;
-        if (principal.kind === "USER" && (await findOrgMembership(ctx.db, team.org_id, principal.id))?.role === "ADMIN") {
+        if (principal.kind === "USER" && (await orgMembershipOf(ctx.db, team.org_id, principal.id))?.role === "ADMIN") {
           return "ADMIN";
         }
         return (await findTeamMembership(ctx.db, team.id, principal.id))?.role ?? null;

@@ -80,3 +80,24 @@ export function listCandidateTeams(db: Db, principal: { kind: string; id: string
 /** Which of `ids` are teams of the organization. */
 export const findTeamIdsInOrg = async (db: Db | Tx, orgId: string, ids: string[]) =>
   ids.length === 0 ? [] : (await db.selectFrom("teams").select("id").where("org_id", "=", orgId).where("id", "in", ids).execute()).map((t) => t.id);
+
+export const renameTeamRow = (tx: Tx, id: string, name: string) =>
+  tx.updateTable("teams").set({ name }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
+
+/** Deletes the team row; the foreign keys cascade to everything in the team. */
+export async function deleteTeamRow(tx: Tx, id: string): Promise<void> {
+  await tx.deleteFrom("teams").where("id", "=", id).execute();
+}
+
+export const updateTeamMembershipRole = (tx: Tx, teamId: string, principalId: string, role: TeamRole) =>
+  tx
+    .updateTable("team_memberships")
+    .set({ role })
+    .where("team_id", "=", teamId)
+    .where("principal_id", "=", principalId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+
+export async function deleteTeamMembership(tx: Tx, teamId: string, principalId: string): Promise<void> {
+  await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+}

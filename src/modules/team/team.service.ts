@@ -4,7 +4,8 @@ import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { TeamRole, Tx } from "../../db/database.js";
-import { conflict, notFound } from "../../errors.js";
+import { conflict } from "../../errors.js";
+import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
@@ -17,9 +18,11 @@ import {
   findTeamMembership,
   findTeams,
   insertTeam,
+  deleteTeamRow,
   insertTeamMembership,
   listCandidateTeams,
   listMembershipsInOrg,
+  renameTeamRow,
   type Team,
   type TeamMembership,
 } from "./team.repository.js";
@@ -32,13 +35,7 @@ export const teamRef = (id: string) => ref("team", id);
  * The team if the caller may reach it (`browse`: its viewers, and users one of its chains is
  * shared with); NOT_FOUND otherwise, whether or not it exists.
  */
-export async function getBrowsableTeam(ctx: AppContext, id: string): Promise<Team> {
-  expectId(id, "Team");
-  await ctx.authz.requireVisible(teamRef(id), "browse");
-  const team = await findTeam(ctx.db, id);
-  if (!team) throw notFound("team not found");
-  return team;
-}
+export const getBrowsableTeam = (ctx: AppContext, id: string): Promise<Team> => getVisible(ctx, "Team", teamRef(id), findTeam, "browse");
 
 export async function createTeam(ctx: AppContext, orgId: string, name: string): Promise<Team> {
   expectId(orgId, "Organization");
@@ -63,7 +60,7 @@ export async function renameTeam(ctx: AppContext, id: string, name: string): Pro
   describeAudit(ctx, { orgId: before.org_id, teamId: id, targetId: id, diff: { name: { before: before.name, after: teamName } } });
   return writeTransaction(
     ctx,
-    (tx) => tx.updateTable("teams").set({ name: teamName }).where("id", "=", id).returningAll().executeTakeFirstOrThrow(),
+    (tx) => renameTeamRow(tx, id, teamName),
     { onConflict: `A team named "${teamName}" already exists in this organization` },
   );
 }
@@ -77,7 +74,7 @@ export async function deleteTeam(ctx: AppContext, id: string): Promise<boolean> 
     const remove = await findRelationships(tx, { teamId: id });
     await writeRelationships(tx, { orgId: team.org_id, teamId: id }, { remove });
     // Resources, memberships and keys of the team go with it (foreign keys cascade).
-    await tx.deleteFrom("teams").where("id", "=", id).execute();
+    await deleteTeamRow(tx, id);
   });
   return true;
 }
