@@ -11,7 +11,7 @@ import { insertOrgMembership } from "../src/modules/organization/organization.re
 import { createOrganizationIn } from "../src/modules/organization/organization.service.js";
 import { teamInOrg, teamRole } from "../src/modules/team/team.relationships.js";
 import { insertTeam, insertTeamMembership } from "../src/modules/team/team.repository.js";
-import { findOrCreateUser } from "../src/modules/user/user.repository.js";
+import { findOrCreateUser } from "../src/modules/user/user.service.js";
 
 export interface Scale {
   teams: number;

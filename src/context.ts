@@ -6,21 +6,19 @@ import type { OutboxApplier } from "./authz/outbox-applier.js";
 import type { StampedCache } from "./authz/stamped-cache.js";
 import type { Coalescer } from "./coalescer.js";
 import type { Config } from "./config.js";
-import type { Db } from "./db/database.js";
+import type { Db, Row } from "./db/database.js";
 import type { Loaders } from "./graphql/loaders.js";
-import type { AuditDraft } from "./modules/audit/audit.js";
 import type { Logger } from "./logger.js";
-import type { ApiKey } from "./modules/api-key/api-key.repository.js";
 import type { GatewayVerdict } from "./modules/gateway/authorize.js";
-import type { InvitationMailer } from "./modules/member/invitation-mail.js";
-import type { SecretBox } from "./modules/secret/secret-box.js";
+import type { Mailer } from "./mailer.js";
+import type { SecretBox } from "./crypto/secret-box.js";
 
 /** Answers kept across requests, each valid for one stamp (authz/stamped-cache.ts). */
 export interface AuthzCaches {
   /** Permission checks, by checkKey. */
   checks: StampedCache<boolean>;
   /** API keys, by the SHA-256 of their secret. */
-  apiKeys: StampedCache<ApiKey>;
+  apiKeys: StampedCache<Row<"api_keys">>;
   /** The gateway's decisions, by principal and question. */
   decisions: StampedCache<GatewayVerdict>;
 }
@@ -35,7 +33,7 @@ export interface AppDeps {
   caches: AuthzCaches;
   secretBox: SecretBox;
   /** Emails invitation links when SMTP_URL is set; absent, the inviter receives the token. */
-  mailer: InvitationMailer | undefined;
+  mailer: Mailer | undefined;
   /** Allowed invocations per team and minute, written in batches. */
   usage: Coalescer<number>;
   /** When each API key was last used, written in batches. */
@@ -47,6 +45,26 @@ export interface AppDeps {
    */
   lifecycle: { draining: boolean; failed?: string };
   logger: Logger;
+}
+
+/**
+ * What the running mutation will record. modules/audit/audit.ts starts it from the field and its
+ * arguments; services add what only they know (before/after, the organization of an
+ * invitation); writeTransaction writes it, as SUCCESS, inside the change's own transaction.
+ */
+export interface AuditDraft {
+  action: string;
+  orgId?: string;
+  teamId?: string;
+  targetId?: string;
+  diff?: unknown;
+  /** Set by describeAudit: the service named the target itself. */
+  explicit?: boolean;
+  written?: boolean;
+  /** `orgId` as read before the mutation ran, when the caller was a member of it then (a member who leaves is still one for this event). */
+  memberAtStart?: string;
+  /** Set when the event went to the security log, whose bound is restored after the mutation. */
+  securitySource?: string;
 }
 
 /** What lives as long as one request. A fresh one per request: scope-auth caches on it. */

@@ -10,8 +10,8 @@ import { openDatabase } from "./db/connect.js";
 import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { StampedCache } from "./authz/stamped-cache.js";
-import { createInvitationMailer } from "./modules/member/invitation-mail.js";
-import { loadSecretKey, SecretBox } from "./modules/secret/secret-box.js";
+import { createSmtpMailer } from "./mailer.js";
+import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 
 export interface Orgraph {
@@ -84,7 +84,7 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
-    const mailer = config.mail ? createInvitationMailer(config.mail, config.invitations.linkTemplate) : undefined;
+    const mailer = config.mail ? createSmtpMailer(config.mail) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
     const deps: AppDeps = {
       config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger,

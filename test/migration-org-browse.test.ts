@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "../src/db/connect.js";
 import { up } from "../src/db/migrations/2026_11_25_0008_org_browse.js";
-import { findOrCreateUser } from "../src/modules/user/user.repository.js";
+import { findOrCreateUser } from "../src/modules/user/user.service.js";
 import { createOrganizationIn } from "../src/modules/organization/organization.service.js";
 import { insertTeam } from "../src/modules/team/team.repository.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";

@@ -7,7 +7,7 @@ import type { OrgRole, TeamRole } from "../../src/db/database.js";
 import { createLogger } from "../../src/logger.js";
 import { issueApiKey } from "../../src/modules/api-key/api-key.service.js";
 import { createOrganizationIn } from "../../src/modules/organization/organization.service.js";
-import { findOrCreateUser } from "../../src/modules/user/user.repository.js";
+import { findOrCreateUser } from "../../src/modules/user/user.service.js";
 import { startOrgraph, type Orgraph } from "../../src/orgraph.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 

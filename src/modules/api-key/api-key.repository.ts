@@ -67,3 +67,6 @@ export async function recordLastUsed(db: Db, entries: [keyId: string, at: Date][
   await sql`update api_keys set last_used_at = greatest(api_keys.last_used_at, used.at)
     from (values ${values}) as used(id, at) where api_keys.id = used.id`.execute(db);
 }
+
+export const findKeyIdsOfServiceAccount = async (tx: Tx, serviceAccountId: string) =>
+  (await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", serviceAccountId).execute()).map((key) => key.id);

@@ -15,6 +15,7 @@ import { serviceAccountById, serviceAccountRef } from "../service-account/servic
 import { getBrowsableTeam, teamById, teamRef, type Team } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
 import {
+  findKeyIdsOfServiceAccount,
   findApiKey,
   findApiKeyBySecretHash,
   findScopedEnvironments,
@@ -158,3 +159,5 @@ export const apiKeyBySecretHash = findApiKeyBySecretHash;
 export const recordKeysLastUsed = recordLastUsed;
 /** Revokes, in the caller's transaction, every live key that acts as the user or that the user created; returns them. */
 export { revokeKeysMintedBy };
+/** The ids of the service account's keys, revoked or not. */
+export const keyIdsOfServiceAccount = findKeyIdsOfServiceAccount;

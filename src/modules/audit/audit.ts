@@ -1,32 +1,12 @@
 import type { GraphQLFieldResolver } from "graphql";
 import { credentialOf } from "../../auth/principal.js";
-import type { AppContext } from "../../context.js";
+import type { AppContext, AuditDraft } from "../../context.js";
 import type { AuditResult, Tx } from "../../db/database.js";
 import { errorCode } from "../../errors.js";
 import { typeOfId } from "../../ids.js";
 import { appendAuditEvent, isOrgMember, locateOwner } from "./audit.repository.js";
 import { capDiff, capString } from "./cap.js";
 import { insertSecurityEvent, trimSecurityLog } from "./security-log.repository.js";
-
-/**
- * What the running mutation will record. The wrapper starts it from the field and its
- * arguments; services add what only they know (before/after, the organization of an
- * invitation); writeTransaction writes it, as SUCCESS, inside the change's own transaction.
- */
-export interface AuditDraft {
-  action: string;
-  orgId?: string;
-  teamId?: string;
-  targetId?: string;
-  diff?: unknown;
-  /** Set by describeAudit: the service named the target itself. */
-  explicit?: boolean;
-  written?: boolean;
-  /** `orgId` as read before the mutation ran, when the caller was a member of it then (a member who leaves is still one for this event). */
-  memberAtStart?: string;
-  /** Set when the event went to the security log, whose bound is restored after the mutation. */
-  securitySource?: string;
-}
 
 /** For services: name what the running mutation changed (before/after, its target, its organization). */
 export function describeAudit(ctx: AppContext, details: Pick<AuditDraft, "orgId" | "teamId" | "targetId" | "diff">): void {

@@ -1,5 +1,4 @@
-import nodemailer from "nodemailer";
-import type { Config } from "../../config.js";
+import type { MailMessage } from "../../mailer.js";
 
 export interface InvitationLetter {
   to: string;
@@ -8,30 +7,18 @@ export interface InvitationLetter {
   expiresAt: Date;
 }
 
-/** Sends invitation links by email (SMTP_URL); the token then never reaches the inviter. */
-export interface InvitationMailer {
-  send(letter: InvitationLetter): Promise<void>;
-  close(): void;
-}
-
-export function createInvitationMailer(mail: NonNullable<Config["mail"]>, linkTemplate: string): InvitationMailer {
-  const transport = nodemailer.createTransport(mail.smtpUrl);
+/** The invitation email: its link carries the token, which then never reaches the inviter. */
+export function invitationMessage(letter: InvitationLetter, linkTemplate: string): MailMessage {
+  const link = linkTemplate.replace("{token}", encodeURIComponent(letter.token));
   return {
-    async send({ to, organizationName, token, expiresAt }) {
-      const link = linkTemplate.replace("{token}", encodeURIComponent(token));
-      await transport.sendMail({
-        from: mail.from,
-        to,
-        subject: `You are invited to ${organizationName} on Orgraph`,
-        text: [
-          `You are invited to join ${organizationName} on Orgraph.`,
-          "",
-          `Accept the invitation: ${link}`,
-          "",
-          `The link works once and expires at ${expiresAt.toISOString()}. If you did not expect it, ignore this email.`,
-        ].join("\n"),
-      });
-    },
-    close: () => transport.close(),
+    to: letter.to,
+    subject: `You are invited to ${letter.organizationName} on Orgraph`,
+    text: [
+      `You are invited to join ${letter.organizationName} on Orgraph.`,
+      "",
+      `Accept the invitation: ${link}`,
+      "",
+      `The link works once and expires at ${letter.expiresAt.toISOString()}. If you did not expect it, ignore this email.`,
+    ].join("\n"),
   };
 }

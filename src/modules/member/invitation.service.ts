@@ -1,3 +1,4 @@
+import { invitationMessage } from "./invitation-mail.js";
 import { generateSecret, hashSecret, parseSecret } from "../../auth/secrets.js";
 import { ref } from "../../authz/model.js";
 import { ORG_ROLE_GRANTS, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
@@ -76,7 +77,7 @@ export async function inviteMember(ctx: AppContext, input: InviteInput): Promise
     });
     if (mailer) {
       const organization = (await organizationById(tx, input.organizationId))!;
-      await mailer.send({ to: email, organizationName: organization.name, token: secret, expiresAt });
+      await mailer.send(invitationMessage({ to: email, organizationName: organization.name, token: secret, expiresAt }, ctx.deps.config.invitations.linkTemplate));
     }
     return { id };
   });

@@ -20,6 +20,7 @@ import {
   removeOrgMembership,
 } from "../organization/organization.service.js";
 import { removeRoleAssignmentsInOrg } from "../role/role.service.js";
+import { leaveTeamsOf } from "../team/team.service.js";
 
 async function existingOrgMembership(ctx: AppContext, orgId: string, userId: string): Promise<OrgMembership> {
   expectId(userId, "User");
@@ -44,14 +45,7 @@ export async function removeMember(ctx: AppContext, orgId: string, userId: strin
     if (!membership) throw notFound("That user is not a member of this organization");
     if (membership.role === "ADMIN" && (await orgAdminCount(tx, orgId)) <= 1) throw lastAdmin();
     await removeOrgMembership(tx, orgId, userId);
-    // TODO(issue-12): team module export. The team module has no export that removes a
-    // principal's memberships of an organization's teams in the caller's transaction (say
-    // team.service `leaveTeamsOf(tx, orgId, principalId)`); until it has, the delete is here.
-    await tx
-      .deleteFrom("team_memberships")
-      .where("principal_id", "=", userId)
-      .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
-      .execute();
+    await leaveTeamsOf(tx, orgId, userId);
     await removeRoleAssignmentsInOrg(tx, orgId, userId);
     // Every relationship recorded under the organization whose subject is the user, and the
     // one that lets its members see the user.

@@ -54,3 +54,6 @@ export const deleteAssignmentsInOrg = (tx: Tx, orgId: string, principalId: strin
     .where("principal_id", "=", principalId)
     .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
     .execute();
+
+export const deleteAssignmentsInTeam = (tx: Tx, teamId: string, principalId: string) =>
+  tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();

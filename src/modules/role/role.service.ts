@@ -14,6 +14,7 @@ import { resolveGrantee } from "../team/team-grantee.js";
 import { teamById } from "../team/team.service.js";
 import { bindingId, roleBinding, rolePermissions } from "./role.relationships.js";
 import {
+  deleteAssignmentsInTeam,
   deleteAssignment,
   deleteAssignmentsInOrg,
   deleteRoleRow,
@@ -136,3 +137,5 @@ export async function unassignRole(ctx: AppContext, roleId: string, teamId: stri
 export const roleById = findRole;
 /** Removes every role assignment of the principal in the organization's teams, in the caller's transaction. */
 export const removeRoleAssignmentsInOrg = deleteAssignmentsInOrg;
+/** Removes the principal's custom-role assignments on the team (rows; the caller removes the relationships). */
+export const removeRoleAssignmentsInTeam = deleteAssignmentsInTeam;

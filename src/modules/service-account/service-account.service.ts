@@ -8,7 +8,8 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
 import { getBrowsableTeam, joinTeam, teamRef } from "../team/team.service.js";
-import { insertServiceAccount, findServiceAccount, type ServiceAccount } from "./service-account.repository.js";
+import { serviceAccountInTeam } from "./service-account.relationships.js";
+import { deleteServiceAccount, findServiceAccount, insertServiceAccount, type ServiceAccount } from "./service-account.repository.js";
 
 export const serviceAccountRef = (id: string) => ref("service_account", id);
 
@@ -32,7 +33,7 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
       const serviceAccount = await insertServiceAccount(tx, { teamId, name: accountName, createdBy: ctx.principal!.id });
       const subject = ref("service_account", serviceAccount.id);
       await joinTeam(tx, team, subject, role);
-      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [{ resource: subject, relation: "team", subject: teamRef(teamId) }] });
+      await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [serviceAccountInTeam(serviceAccount.id, teamId)] });
       const { apiKey, secret } = await issueApiKey(
         tx,
         { kind: "SERVICE_ACCOUNT", name: `${accountName} key`, team_id: teamId, service_account_id: serviceAccount.id, created_by: ctx.principal!.id },
@@ -48,3 +49,5 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
 
 /** The service account with this id, if any. */
 export const serviceAccountById = findServiceAccount;
+/** Deletes the account's row (its keys cascade); the caller removes its relationships. */
+export const removeServiceAccountRow = deleteServiceAccount;

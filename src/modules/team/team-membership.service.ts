@@ -8,7 +8,9 @@ import { notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
-import { permissionsOfRoles } from "../role/role.service.js";
+import { keyIdsOfServiceAccount } from "../api-key/api-key.service.js";
+import { permissionsOfRoles, removeRoleAssignmentsInTeam } from "../role/role.service.js";
+import { removeServiceAccountRow } from "../service-account/service-account.service.js";
 import { resolveGrantee } from "./team-grantee.js";
 import { teamRole } from "./team.relationships.js";
 import { deleteTeamMembership, findTeamMembership, updateTeamMembershipRole, type TeamMembership } from "./team.repository.js";
@@ -84,16 +86,13 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
   await writeTransaction(ctx, async (tx) => {
     await deleteTeamMembership(tx, teamId, principalId);
-    // TODO(issue-12): role export (deleteAssignmentsInTeam(tx, teamId, principalId) in role.service)
-    await tx.deleteFrom("role_assignments").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
+    await removeRoleAssignmentsInTeam(tx, teamId, principalId);
     const remove = await findRelationships(tx, { teamId, subject: principal });
     if (current.principal_type === "service_account") {
-      // TODO(issue-12): api-key export (keyIdsOfServiceAccount(tx, serviceAccountId) in api-key.service)
-      const keys = await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", principalId).execute();
+      const keyIds = await keyIdsOfServiceAccount(tx, principalId);
       remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
-      for (const key of keys) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", key.id) })));
-      // TODO(issue-12): service-account export (deleteServiceAccount, in its repository, re-exported by service-account.service)
-      await tx.deleteFrom("service_accounts").where("id", "=", principalId).execute();
+      for (const keyId of keyIds) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", keyId) })));
+      await removeServiceAccountRow(tx, principalId);
     }
     await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
   });

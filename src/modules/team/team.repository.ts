@@ -101,3 +101,11 @@ export const updateTeamMembershipRole = (tx: Tx, teamId: string, principalId: st
 export async function deleteTeamMembership(tx: Tx, teamId: string, principalId: string): Promise<void> {
   await tx.deleteFrom("team_memberships").where("team_id", "=", teamId).where("principal_id", "=", principalId).execute();
 }
+
+/** Removes the principal's memberships of every team of the organization. */
+export const deleteMembershipsInOrg = (tx: Tx, orgId: string, principalId: string) =>
+  tx
+    .deleteFrom("team_memberships")
+    .where("principal_id", "=", principalId)
+    .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
+    .execute();

@@ -12,6 +12,7 @@ import { writeTransaction } from "../../write.js";
 import { orgRef } from "../organization/organization.service.js";
 import { defaultTeamOf as defaultTeamOf_, orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
 import {
+  deleteMembershipsInOrg,
   findDefaultTeam,
   findTeam,
   findTeamIdsInOrg,
@@ -126,4 +127,9 @@ export async function joinTeam(tx: Tx, team: Pick<Team, "id" | "org_id">, princi
   });
   await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [teamRole(team.id, principal, role)] });
   return membership;
+}
+
+/** The principal leaves every team of the organization (its membership rows; the caller removes the relationships). */
+export async function leaveTeamsOf(tx: Tx, orgId: string, principalId: string): Promise<void> {
+  await deleteMembershipsInOrg(tx, orgId, principalId);
 }

@@ -1,8 +1,8 @@
+import { trainingProjectInTeam } from "./training-project.relationships.js";
 import { ref } from "../../authz/model.js";
 import type { AppContext } from "../../context.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
-import { teamRef } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { findTrainingProject, insertTrainingProject, listTrainingProjects, type TrainingProject } from "./training-project.repository.js";
 
@@ -20,7 +20,7 @@ export async function createTrainingProject(ctx: AppContext, teamId: string, nam
     "resources_write",
     async ({ tx, relate }) => {
       const project = await insertTrainingProject(tx, { teamId, name: projectName });
-      await relate({ add: [{ resource: trainingProjectRef(project.id), relation: "team", subject: teamRef(teamId) }] });
+      await relate({ add: [trainingProjectInTeam(project.id, teamId)] });
       return project;
     },
     { onConflict: `The team already has a training project named "${projectName}"` },

@@ -4,7 +4,9 @@ import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppDeps } from "../../context.js";
 import { revokeKeysMintedBy } from "../api-key/api-key.service.js";
 import { revokeInvitationsSentBy } from "../member/invitation.service.js";
-import { findOrCreateUser, findUser, findUserByEmail, markVerified } from "./user.repository.js";
+import type { Tx } from "../../db/database.js";
+import { userSelf } from "./user.relationships.js";
+import { findUser, findUserByEmail, insertUser, markVerified, type User } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
@@ -32,6 +34,20 @@ export async function verifyAccount(deps: AppDeps, userId: string): Promise<void
   await deps.outbox.flush();
 }
 
+/**
+ * The user with this email, created if new. Users belong to no organization by themselves,
+ * so their one relationship (self) is recorded outside any organization. `verified`: whoever
+ * creates the account vouches for the email (an OIDC token with email_verified, the operator
+ * running bootstrap); a signed-out invitation acceptance does not.
+ */
+export async function findOrCreateUser(tx: Tx, email: string, options: { verified: boolean }): Promise<{ user: User; created: boolean }> {
+  const existing = await findUserByEmail(tx, email);
+  if (existing) return { user: existing, created: false };
+  const user = await insertUser(tx, { email, verified: options.verified });
+  await writeRelationships(tx, {}, { add: [userSelf(user.id)] });
+  return { user, created: true };
+}
+
 /* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
 
 /** The user with this id, if any. */
@@ -42,4 +58,3 @@ export const userByEmail = findUserByEmail;
  * The user with this email, created (with its self relationship) if new, in the caller's
  * transaction: just-in-time sign-in, invitations, bootstrap.
  */
-export { findOrCreateUser };

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Logger } from "../../logger.js";
+import type { Logger } from "../logger.js";
 
 /**
  * Encrypts secret values at rest with AES-256-GCM. Each value gets a fresh 96-bit IV, and its
