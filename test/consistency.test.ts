@@ -109,7 +109,7 @@ describe("fail closed", () => {
     await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: teamId });
     await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId });
     const key = (await app.ok(org.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
-    const body = { action: "invoke", model: "m", environment: "prod" };
+    const body = { action: "model:invoke", model: "m", environment: "prod" };
 
     faults.reads = "fail";
     expect(codes(await app.gql(org.admin.key, `query($t: ID!) { team(id: $t) { name } }`, { t: teamId }))).toEqual(["AUTHZ_UNAVAILABLE"]);

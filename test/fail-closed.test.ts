@@ -71,11 +71,11 @@ describe("a bulk check item that errors", () => {
     const key = (await app.ok(org.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "gw", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
     fault = "error";
     try {
-      expect((await authorize(app, key, { action: "invoke", model: "m", environment: "prod" })).status).toBe(503);
+      expect((await authorize(app, key, { action: "model:invoke", model: "m", environment: "prod" })).status).toBe(503);
     } finally {
       fault = "none";
     }
-    expect((await authorize(app, key, { action: "invoke", model: "m", environment: "prod" })).status).toBe(200);
+    expect((await authorize(app, key, { action: "model:invoke", model: "m", environment: "prod" })).status).toBe(200);
   });
 
   it("CONDITIONAL_PERMISSION stays a deny (a caveat whose context is missing never allows)", async () => {

@@ -60,7 +60,7 @@ describe("the issuer's JWKS endpoint", () => {
     const logged = vi.spyOn(app.orgraph.deps.logger, "error");
     const token = await sign(privateKey);
     expect(await graphqlStatus(token)).toEqual({ status: 503, codes: ["AUTHZ_UNAVAILABLE"] });
-    expect((await authorize(app, token, { action: "invoke", model: "m", team: "team_000000000000000000000000000" })).status).toBe(503);
+    expect((await authorize(app, token, { action: "model:invoke", model: "m", team: "team_000000000000000000000000000" })).status).toBe(503);
     expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: expect.anything() }), expect.stringContaining("JWKS"));
     logged.mockRestore();
   });

@@ -35,13 +35,13 @@ beforeAll(async () => {
 afterAll(() => app?.close());
 
 describe("the key table of PRODUCT.md §6, through /v1/authorize", () => {
-  // type → [invoke, read_metrics, manage] in an unrestricted environment
+  // type → [model:invoke, metrics:read, environment:manage] in an unrestricted environment
   const TABLE: Record<string, [boolean, boolean, boolean]> = {
     FULL_ACCESS: [true, true, true],
     INFERENCE_ONLY: [true, false, false],
     METRICS_ONLY: [false, true, false],
   };
-  const ACTIONS = ["invoke", "read_metrics", "manage"] as const;
+  const ACTIONS = ["model:invoke", "metrics:read", "environment:manage"] as const;
   const cases = Object.entries(TABLE).flatMap(([type, allowed]) => ACTIONS.map((action, i) => ({ type, action, allowed: allowed[i]! })));
   const secrets = new Map<string, string>();
 
@@ -57,17 +57,17 @@ describe("the key table of PRODUCT.md §6, through /v1/authorize", () => {
   });
 
   it.each(Object.keys(TABLE))("a %s key never reaches another team's model", async (type) => {
-    const named = await authorize(app, secrets.get(type), { action: "invoke", team: otherTeamId, model: "llama", environment: "staging" });
+    const named = await authorize(app, secrets.get(type), { action: "model:invoke", team: otherTeamId, model: "llama", environment: "staging" });
     expect(named).toMatchObject({ status: 403, body: { allowed: false } });
   });
 
   it("a FULL_ACCESS key manages a restricted environment only once granted", async () => {
     const { secret, apiKey } = await teamKey("FULL_ACCESS");
-    expect((await authorize(app, secret, { action: "manage", model: "llama", environment: "restricted" })).status).toBe(403);
+    expect((await authorize(app, secret, { action: "environment:manage", model: "llama", environment: "restricted" })).status).toBe(403);
     // Restriction never affects inference or metrics.
-    expect((await authorize(app, secret, { action: "invoke", model: "llama", environment: "restricted" })).status).toBe(200);
+    expect((await authorize(app, secret, { action: "model:invoke", model: "llama", environment: "restricted" })).status).toBe(200);
     await app.ok(org.admin.key, `mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: env.restricted, p: apiKey.id });
-    expect((await authorize(app, secret, { action: "manage", model: "llama", environment: "restricted" })).status).toBe(200);
+    expect((await authorize(app, secret, { action: "environment:manage", model: "llama", environment: "restricted" })).status).toBe(200);
   });
 
   const SCOPES = [
@@ -83,7 +83,7 @@ describe("the key table of PRODUCT.md §6, through /v1/authorize", () => {
 
   it.each(scopeCases)("a $type key with $label works only inside its scope", async ({ type, scope, reaches }) => {
     const { secret } = await teamKey(type, scope());
-    const action = type === "METRICS_ONLY" ? "read_metrics" : "invoke";
+    const action = type === "METRICS_ONLY" ? "metrics:read" : "model:invoke";
     for (const model of ["llama", "whisper"]) {
       for (const environment of ["staging", "production"]) {
         const result = await authorize(app, secret, { action, model, environment });
@@ -97,8 +97,8 @@ describe("the Baseten worked examples", () => {
   it("an INFERENCE_ONLY key scoped to production calls every model there and nothing in staging", async () => {
     const { secret } = await teamKey("INFERENCE_ONLY", { environmentIds: [env.production] });
     for (const model of ["llama", "whisper", models.llama]) {
-      expect((await authorize(app, secret, { action: "invoke", model, environment: "production" })).status).toBe(200);
-      expect((await authorize(app, secret, { action: "invoke", model, environment: "staging" })).status).toBe(403);
+      expect((await authorize(app, secret, { action: "model:invoke", model, environment: "production" })).status).toBe(200);
+      expect((await authorize(app, secret, { action: "model:invoke", model, environment: "staging" })).status).toBe(403);
     }
   });
 
@@ -191,7 +191,7 @@ describe("creating, listing and revoking keys", () => {
 
   it("records when a key was last used, without a write per request", async () => {
     const { secret, apiKey } = await teamKey("INFERENCE_ONLY");
-    await authorize(app, secret, { action: "invoke", model: "llama", environment: "staging" });
+    await authorize(app, secret, { action: "model:invoke", model: "llama", environment: "staging" });
     await app.orgraph.deps.keyLastUsed.flush();
     const listed = await app.ok(org.admin.key, `query($id: ID!) { node(id: $id) { ... on ApiKey { lastUsedAt } } }`, { id: apiKey.id });
     expect(new Date(listed.node.lastUsedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
@@ -199,7 +199,7 @@ describe("creating, listing and revoking keys", () => {
 
   it("a revoked key gets 401 on the very next request; an expired one too", async () => {
     const { secret, apiKey } = await teamKey("INFERENCE_ONLY");
-    const body = { action: "invoke", model: "llama", environment: "staging" };
+    const body = { action: "model:invoke", model: "llama", environment: "staging" };
     expect((await authorize(app, secret, body)).status).toBe(200);
     const revoked = await app.ok(org.admin.key, `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: apiKey.id });
     expect(revoked.revokeApiKey.revokedAt).toBeTruthy();
@@ -232,10 +232,10 @@ describe("creating, listing and revoking keys", () => {
 describe("personal keys and the gateway", () => {
   it("act as their user, need a team, and become useless in the organization the moment the user is removed", async () => {
     const person = await app.seed.member(org, "MEMBER", [{ teamId, role: "OPERATOR" }], "operator");
-    const body = { action: "invoke", team: teamId, model: "llama", environment: "staging" };
+    const body = { action: "model:invoke", team: teamId, model: "llama", environment: "staging" };
     expect((await authorize(app, person.key, body)).status).toBe(200);
-    expect((await authorize(app, person.key, { ...body, action: "manage" })).status).toBe(403);
-    expect((await authorize(app, person.key, { action: "invoke", model: "llama", environment: "staging" })).status).toBe(400);
+    expect((await authorize(app, person.key, { ...body, action: "environment:manage" })).status).toBe(403);
+    expect((await authorize(app, person.key, { action: "model:invoke", model: "llama", environment: "staging" })).status).toBe(400);
     await app.ok(org.admin.key, `mutation($o: ID!, $u: ID!) { removeMember(organizationId: $o, userId: $u) }`, { o: org.orgId, u: person.userId });
     expect((await authorize(app, person.key, body)).status).toBe(403);
   });
@@ -257,13 +257,13 @@ describe("service accounts", () => {
 
     const me = await app.ok(created.secret, `{ viewer { user { id } principal { id kind } teams { id } } }`);
     expect(me.viewer).toEqual({ user: null, principal: { id: created.serviceAccount.id, kind: "SERVICE_ACCOUNT" }, teams: [{ id: teamId }] });
-    const body = { action: "invoke", model: "llama", environment: "staging" };
+    const body = { action: "model:invoke", model: "llama", environment: "staging" };
     expect((await authorize(app, created.secret, body)).status).toBe(200);
-    expect((await authorize(app, created.secret, { ...body, action: "manage" })).status).toBe(403);
+    expect((await authorize(app, created.secret, { ...body, action: "environment:manage" })).status).toBe(403);
 
     // Re-role it, then remove it: its key is useless at once.
     await app.ok(org.admin.key, `mutation($t: ID!, $p: ID!) { setTeamRole(teamId: $t, principalId: $p, role: MEMBER) { role } }`, { t: teamId, p: created.serviceAccount.id });
-    expect((await authorize(app, created.secret, { ...body, action: "manage" })).status).toBe(200);
+    expect((await authorize(app, created.secret, { ...body, action: "environment:manage" })).status).toBe(200);
     await app.ok(org.admin.key, `mutation($t: ID!, $p: ID!) { removeTeamMember(teamId: $t, principalId: $p) }`, { t: teamId, p: created.serviceAccount.id });
     expect((await authorize(app, created.secret, body)).status).toBe(401);
   });
@@ -279,15 +279,41 @@ describe("/v1/authorize input", () => {
     ["not JSON", "{nope"],
     ["an array", [1]],
     ["an unknown action", { action: "delete", model: "llama", environment: "staging" }],
-    ["no model", { action: "invoke", environment: "staging" }],
-    ["no environment", { action: "invoke", model: "llama" }],
-    ["a malformed team", { action: "invoke", team: "x", model: "llama", environment: "staging" }],
+    ["an inherited property as action", { action: "constructor", model: "llama", environment: "staging" }],
+    ["no model", { action: "model:invoke", environment: "staging" }],
+    ["no environment", { action: "model:invoke", model: "llama" }],
+    ["a malformed team", { action: "model:invoke", team: "x", model: "llama", environment: "staging" }],
   ])("%s is 400", async (_label, body) => {
     expect((await authorize(app, secret, body)).status).toBe(400);
   });
 
+  it("an unknown action's error lists the canonical actions", async () => {
+    const answer = await authorize(app, secret, { action: "deploy", model: "llama", environment: "staging" });
+    expect(answer).toEqual({ status: 400, body: { error: '"action" must be one of "model:invoke", "metrics:read", "environment:manage"' } });
+  });
+
+  it("each deprecated action name answers exactly as its canonical name, allowed and denied", async () => {
+    // [alias, canonical, key type it allows, key type it denies] in the unrestricted staging
+    const ALIASES = [
+      ["invoke", "model:invoke", "INFERENCE_ONLY", "METRICS_ONLY"],
+      ["read_metrics", "metrics:read", "METRICS_ONLY", "INFERENCE_ONLY"],
+      ["manage", "environment:manage", "FULL_ACCESS", "INFERENCE_ONLY"],
+    ] as const;
+    // Two keys per type, so that neither answer is the other's cached decision.
+    const keys = new Map<string, [string, string]>();
+    for (const type of ["INFERENCE_ONLY", "METRICS_ONLY", "FULL_ACCESS"]) keys.set(type, [(await teamKey(type)).secret, (await teamKey(type)).secret]);
+    for (const [alias, canonical, allows, denies] of ALIASES) {
+      for (const [type, status] of [[allows, 200], [denies, 403]] as const) {
+        const [aliasKey, canonicalKey] = keys.get(type)!;
+        const byAlias = await authorize(app, aliasKey, { action: alias, model: "llama", environment: "staging" });
+        expect({ alias, type, status: byAlias.status }).toEqual({ alias, type, status });
+        expect(byAlias).toEqual(await authorize(app, canonicalKey, { action: canonical, model: "llama", environment: "staging" }));
+      }
+    }
+  });
+
   it("no credentials or an unknown key is 401; GET is 405", async () => {
-    const body = { action: "invoke", model: "llama", environment: "staging" };
+    const body = { action: "model:invoke", model: "llama", environment: "staging" };
     expect((await authorize(app, undefined, body)).status).toBe(401);
     expect((await authorize(app, "ogt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", body)).status).toBe(401);
     expect((await app.fetch("/v1/authorize")).status).toBe(405);
@@ -296,7 +322,7 @@ describe("/v1/authorize input", () => {
 
   it("a body over MAX_BODY_BYTES is 413, announced or streamed without a length", async () => {
     const headers = { "content-type": "application/json", authorization: `Bearer ${secret}` };
-    const huge = JSON.stringify({ action: "invoke", model: "llama", environment: "staging", padding: "x".repeat(1_100_000) });
+    const huge = JSON.stringify({ action: "model:invoke", model: "llama", environment: "staging", padding: "x".repeat(1_100_000) });
     expect((await app.http("/v1/authorize", { method: "POST", headers, body: huge })).status).toBe(413);
     const chunked = new ReadableStream({
       start(controller) {
@@ -313,14 +339,14 @@ describe("/v1/authorize input", () => {
       app[via]("/v1/authorize", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` }, body: JSON.stringify(body) }).then(
         async (response) => [response.status, await response.json()],
       );
-    for (const body of [{ action: "invoke", model: "llama", environment: "staging" }, { action: "invoke", model: "nope", environment: "staging" }, { action: "x" }]) {
+    for (const body of [{ action: "model:invoke", model: "llama", environment: "staging" }, { action: "model:invoke", model: "nope", environment: "staging" }, { action: "x" }]) {
       expect(await ask("fetch", body)).toEqual(await ask("http", body));
     }
   });
 
   it("an unknown model or environment is a deny, not an error", async () => {
-    expect(await authorize(app, secret, { action: "invoke", model: "nope", environment: "staging" })).toMatchObject({ status: 403 });
-    expect(await authorize(app, secret, { action: "invoke", model: "llama", environment: "nope" })).toMatchObject({ status: 403 });
+    expect(await authorize(app, secret, { action: "model:invoke", model: "nope", environment: "staging" })).toMatchObject({ status: 403 });
+    expect(await authorize(app, secret, { action: "model:invoke", model: "llama", environment: "nope" })).toMatchObject({ status: 403 });
   });
 });
 
@@ -331,10 +357,14 @@ describe("usage", () => {
     await app.ok(usageOrg.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: team });
     await app.ok(usageOrg.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: team });
     const key = (await app.ok(usageOrg.admin.key, createKey, { input: { name: "gw", teamId: team, type: "INFERENCE_ONLY" } })).createApiKey.secret;
-    for (let i = 0; i < 5; i++) expect((await authorize(app, key, { action: "invoke", model: "m", environment: "prod" })).status).toBe(200);
+    // The deprecated alias `invoke` counts as `model:invoke` does.
+    for (const action of ["model:invoke", "model:invoke", "invoke", "model:invoke", "invoke"]) {
+      expect((await authorize(app, key, { action, model: "m", environment: "prod" })).status).toBe(200);
+    }
     // Denied calls and other actions do not count.
+    await authorize(app, key, { action: "metrics:read", model: "m", environment: "prod" });
     await authorize(app, key, { action: "read_metrics", model: "m", environment: "prod" });
-    await authorize(app, key, { action: "invoke", model: "m", environment: "nope" });
+    await authorize(app, key, { action: "model:invoke", model: "m", environment: "nope" });
 
     const query = `query($o: ID!, $from: DateTime) { organization(id: $o) { usage(from: $from) { totalInvocations byTeam { team { id name } invocations } } } }`;
     const billing = await app.seed.member(usageOrg, "BILLING_ADMIN", [], "billing");

@@ -81,7 +81,7 @@ describe("rate limits per credential", () => {
       await gateway.ok(owner.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } createModel(teamId: $t, name: "m") { id } }`, { t: teamId });
       const key = (await gateway.ok(owner.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "gw", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
       const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await authorize(gateway, key, { action: "invoke", model: "m", environment: "prod" }));
+      for (let i = 0; i < 5; i++) answers.push(await authorize(gateway, key, { action: "model:invoke", model: "m", environment: "prod" }));
       expect(answers.slice(0, 3).map((a) => a.status)).toEqual([200, 200, 200]);
       expect(answers.at(-1)).toMatchObject({ status: 429, body: { allowed: false } });
     } finally {

@@ -30,7 +30,14 @@ class ReferenceModel {
     const writes = role === "ADMIN" || role === "MEMBER";
     const restricted = this.restricted.get(object.env)!;
     const manage = orgRole === "ADMIN" || (writes && (!restricted || this.grantees.has(`${object.env}|${user}`)));
-    return ["environment:view", ...(manage ? ["environment:manage"] : []), ...(role === "ADMIN" ? ["environment:manage_access"] : [])].sort();
+    const invokes = role !== "VIEWER"; // §4 models:invoke: ADMIN, MEMBER, OPERATOR
+    return [
+      "environment:view",
+      "metrics:read",
+      ...(invokes ? ["environment:invoke"] : []),
+      ...(manage ? ["environment:manage"] : []),
+      ...(role === "ADMIN" ? ["environment:manage_access"] : []),
+    ].sort();
   }
 }
 

@@ -43,7 +43,7 @@ describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4
 
   it("environment grant revoked", async () => {
     const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "deployer", teamId: $t, type: FULL_ACCESS }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
-    const manage = { action: "manage", model: "m", environment: "prod" };
+    const manage = { action: "environment:manage", model: "m", environment: "prod" };
     let stale = 0;
     for (let i = 0; i < ROUNDS_PER_KIND; i++) {
       await admin(`mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
@@ -58,9 +58,9 @@ describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4
     let stale = 0;
     for (let i = 0; i < ROUNDS_PER_KIND; i++) {
       const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "short-lived", teamId: $t, type: INFERENCE_ONLY }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
-      expect((await authorize(app, key.secret, { action: "invoke", model: "m", environment: "prod" })).status).toBe(200);
+      expect((await authorize(app, key.secret, { action: "model:invoke", model: "m", environment: "prod" })).status).toBe(200);
       await admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
-      if ((await authorize(app, key.secret, { action: "invoke", model: "m", environment: "prod" })).status !== 401) stale++;
+      if ((await authorize(app, key.secret, { action: "model:invoke", model: "m", environment: "prod" })).status !== 401) stale++;
     }
     expect(stale).toBe(0);
   });

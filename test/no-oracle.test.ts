@@ -202,7 +202,7 @@ describe("deployModel tells browse-only callers no environment or model names (i
 });
 
 describe("/v1/authorize: an invisible team, model or environment answers as a nonexistent one (issue 11, hole 5)", () => {
-  const ask = (key: string, body: Record<string, string>) => authorize(app, key, { action: "invoke", model: "llama", environment: "production", ...body });
+  const ask = (key: string, body: Record<string, string>) => authorize(app, key, { action: "model:invoke", model: "llama", environment: "production", ...body });
 
   it("a stranger's personal key: another organization's team answers as a team that does not exist", async () => {
     const existing = await ask(attackerOrg.admin.key, { team: v.team });

@@ -43,7 +43,7 @@ describe("the remote SpiceDB path, against a grpc-js shim over the embedded Spic
     await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: teamId });
     await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId });
     const key = (await app.ok(org.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "gw", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
-    expect((await authorize(app, key, { action: "invoke", model: "m", environment: "prod" })).status).toBe(200);
+    expect((await authorize(app, key, { action: "model:invoke", model: "m", environment: "prod" })).status).toBe(200);
 
     // A revocation through the remote path holds on the next request.
     await app.ok(org.admin.key, `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: member.userId });
@@ -160,7 +160,7 @@ describe("the remote SpiceDB path, against a grpc-js shim over the embedded Spic
       for (let round = 0; round < 10; round++) {
         const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: FULL_ACCESS }) { secret apiKey { id } } }`, { t: teamId })).createApiKey;
         // Managing a model in a restricted environment needs an environment grant.
-        const manage = { action: "manage", model: "m", environment: "prod" };
+        const manage = { action: "environment:manage", model: "m", environment: "prod" };
         // Granted in A; B answers (twice: the second from its cache).
         await admin(`mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: envId, p: key.apiKey.id });
         expect([await authorizeOn(key.secret, manage), await authorizeOn(key.secret, manage)]).toEqual([200, 200]);

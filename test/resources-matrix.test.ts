@@ -127,6 +127,8 @@ const OBJECT_MATRIX: Record<string, Record<string, Role[]>> = {
   },
   environment: {
     "environment:view": ["ORG_ADMIN", "ADMIN", "MEMBER", "OPERATOR", "VIEWER"],
+    "environment:invoke": ["ORG_ADMIN", "ADMIN", "MEMBER", "OPERATOR"],
+    "metrics:read": ["ORG_ADMIN", "ADMIN", "MEMBER", "OPERATOR", "VIEWER"],
     "environment:manage": ["ORG_ADMIN", "ADMIN", "MEMBER"],
     "environment:manage_access": ["ORG_ADMIN", "ADMIN"],
   },

@@ -64,7 +64,7 @@ describe("restricted environments (PRODUCT.md §5)", () => {
     const deployments = data.team.models.edges[0].node.deployments;
     expect(deployments).toContainEqual({ version: 3, environment: { name: "production", restricted: true } });
     const perms = await app.ok(viewer.key, `query($on: ID!) { viewerPermissions(on: $on) }`, { on: production });
-    expect(perms.viewerPermissions).toEqual(["environment:view"]);
+    expect(perms.viewerPermissions).toEqual(["environment:view", "metrics:read"]);
   });
 
   it("lifting the restriction lets every MEMBER deploy again; restricting it again stops them", async () => {

@@ -37,7 +37,7 @@ describe("custom roles behave exactly like their permission sets", () => {
     expect(deployed.deployModel.version).toBe(1);
     expect(codes(await app.gql(user.key, `query($t: ID!) { team(id: $t) { secrets { name } } }`, { t: teamId }))).toEqual(["FORBIDDEN"]);
     expect(codes(await app.gql(user.key, `query($t: ID!) { team(id: $t) { auditLog { edges { cursor } } } }`, { t: teamId }))).toEqual(["FORBIDDEN"]);
-    expect((await authorize(app, user.key, { action: "invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(200);
+    expect((await authorize(app, user.key, { action: "model:invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(200);
   });
 
   it("Auditor: team:view, audit:read, results:export", async () => {
@@ -46,12 +46,12 @@ describe("custom roles behave exactly like their permission sets", () => {
     const log = await app.ok(user.key, `query($t: ID!) { team(id: $t) { auditLog(first: 5) { edges { node { action } } } } }`, { t: teamId });
     expect(log.team.auditLog.edges.length).toBeGreaterThan(0);
     expect(codes(await app.gql(user.key, `mutation($t: ID!) { createModel(teamId: $t, name: "nope") { id } }`, { t: teamId }))).toEqual(["FORBIDDEN"]);
-    expect((await authorize(app, user.key, { action: "invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(403);
+    expect((await authorize(app, user.key, { action: "model:invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(403);
   });
 
   it("only models:invoke: calls the team's models through /v1/authorize, sees nothing of the team through GraphQL", async () => {
     const { user } = await withRole("Invoker", ["models:invoke"]);
-    expect((await authorize(app, user.key, { action: "invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(200);
+    expect((await authorize(app, user.key, { action: "model:invoke", team: teamId, model: "llama", environment: "prod" })).status).toBe(200);
     expect(await perms(user.key)).toBe("NOT_FOUND");
     expect(codes(await app.gql(user.key, `query($t: ID!) { team(id: $t) { name } }`, { t: teamId }))).toEqual(["NOT_FOUND"]);
     expect((await app.ok(user.key, `{ viewer { teams { id } } }`)).viewer.teams).toEqual([]);
@@ -120,9 +120,9 @@ describe("managing roles", () => {
   it("service accounts can hold custom roles", async () => {
     const sa = (await app.ok(org.admin.key, `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "bot", role: VIEWER) { secret serviceAccount { id } } }`, { t: teamId })).createServiceAccount;
     const roleId = (await app.ok(org.admin.key, createRole, { o: org.orgId, n: "Bot invoker", p: ["models:invoke"] })).createRole.id;
-    expect((await authorize(app, sa.secret, { action: "invoke", model: "llama", environment: "prod" })).status).toBe(403);
+    expect((await authorize(app, sa.secret, { action: "model:invoke", model: "llama", environment: "prod" })).status).toBe(403);
     await app.ok(org.admin.key, assign, { r: roleId, t: teamId, p: sa.serviceAccount.id });
-    expect((await authorize(app, sa.secret, { action: "invoke", model: "llama", environment: "prod" })).status).toBe(200);
+    expect((await authorize(app, sa.secret, { action: "model:invoke", model: "llama", environment: "prod" })).status).toBe(200);
   });
 });
 

@@ -50,8 +50,11 @@ export const CHAIN_ACCESS_GRANTS: Record<"VIEWER" | "RUNNER" | "EDITOR", string[
 export const customRoleGrants = (catalogNames: string[]): string[] =>
   catalogNames.map((name) => permissionsOf("team").find((p) => p.name === name)!.spicedbPermission);
 
-/** An environment grant unlocks deploying into it while restricted: the granter must be able to deploy there. */
-export const ENVIRONMENT_GRANT = ["deploy"];
+/**
+ * An environment grant unlocks managing deployments there while it is restricted: the granter
+ * must be one who could manage there were it unrestricted (schema.zed environment#team_writer_in_scope).
+ */
+export const ENVIRONMENT_GRANT = ["team_writer_in_scope"];
 
 /**
  * FORBIDDEN unless the caller holds every one of `permissions` on `scope` (one bulk check).

@@ -128,6 +128,10 @@ export class Reference {
     if (p.kind === "API_KEY" && o.kind === "model" && p.modelScope && !p.modelScope.includes(id)) return out;
     if (o.kind === "env") {
       if (has("team:view")) out.add("environment:view");
+      // Listed with view only: without it viewerPermissions is NOT_FOUND, and visible() and
+      // everything() keep treating an inference or metrics key as one that cannot see the environment.
+      if (has("team:view") && has("models:invoke")) out.add("environment:invoke");
+      if (has("team:view") && has("metrics:read")) out.add("metrics:read");
       const orgAdmin = p.kind === "USER" && this.orgRole.get(`${o.org}|${p.id}`) === "ADMIN";
       if (has("resources:write") && (orgAdmin || !this.restricted.get(id) || this.grantees.has(`${id}|${p.id}`))) out.add("environment:manage");
       if (has("team:manage_environments")) out.add("environment:manage_access");

@@ -1,5 +1,6 @@
 import type { Principal } from "../../auth/principal.js";
 import type { Authorizer } from "../../authz/authorizer.js";
+import { spicedbName } from "../../authz/catalog.js";
 import { ref } from "../../authz/model.js";
 import type { AppDeps } from "../../context.js";
 import { typeOfId } from "../../ids.js";
@@ -12,8 +13,36 @@ import { countInvocation } from "../usage/usage.js";
  * The inference gateway's question: may this credential do `action` on `model` in
  * `environment`? Decided in SpiceDB, as one bulk check of the model permission and the
  * environment permission (so key types and environment/model scopes all apply).
+ *
+ * An action is the catalog name (src/authz/catalog.ts) of what is asked; each names the
+ * catalog permission checked on the model and the one checked on the environment.
  */
-export type GatewayAction = "invoke" | "read_metrics" | "manage";
+export const GATEWAY_ACTIONS = {
+  "model:invoke": { model: "model:invoke", environment: "environment:invoke", verb: "invoke" },
+  "metrics:read": { model: "metrics:read", environment: "metrics:read", verb: "read metrics" },
+  "environment:manage": { model: "model:edit", environment: "environment:manage", verb: "manage" },
+} as const;
+
+export type GatewayAction = keyof typeof GATEWAY_ACTIONS;
+
+/**
+ * Deprecated: the action names before issue 12, still accepted so that deployed gateways keep
+ * working. Each is answered exactly as its canonical name (same checks, cache entry, usage).
+ */
+export const DEPRECATED_ACTIONS: Record<string, GatewayAction> = {
+  invoke: "model:invoke",
+  read_metrics: "metrics:read",
+  manage: "environment:manage",
+};
+
+/** [SpiceDB permission on the model, on the environment] per action, resolved once at load. */
+const CHECKS = Object.fromEntries(
+  Object.entries(GATEWAY_ACTIONS).map(([action, { model, environment }]) => [action, [spicedbName("model", model), spicedbName("environment", environment)]]),
+) as Record<GatewayAction, [string, string]>;
+
+/** The canonical action for a name the endpoint accepts, or undefined (own keys only: "constructor" is no action). */
+const canonicalAction = (name: string): GatewayAction | undefined =>
+  Object.hasOwn(GATEWAY_ACTIONS, name) ? (name as GatewayAction) : Object.hasOwn(DEPRECATED_ACTIONS, name) ? DEPRECATED_ACTIONS[name] : undefined;
 
 export interface AuthorizeRequest {
   action: GatewayAction;
@@ -24,25 +53,19 @@ export interface AuthorizeRequest {
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
-/** [permission on the model, permission on the environment] per action (spicedb/schema.zed). */
-const PERMISSIONS: Record<GatewayAction, [string, string]> = {
-  invoke: ["invoke", "invoke"],
-  read_metrics: ["metrics_read", "metrics_read"],
-  manage: ["edit", "manage"],
-};
-
 export class BadAuthorizeRequest extends Error {}
 
 export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new BadAuthorizeRequest("The body must be a JSON object");
-  const { action, team, model, environment } = body as Record<string, unknown>;
-  if (typeof action !== "string" || !(action in PERMISSIONS)) throw new BadAuthorizeRequest('"action" must be "invoke", "read_metrics" or "manage"');
+  const { action: asked, team, model, environment } = body as Record<string, unknown>;
+  const action = typeof asked === "string" ? canonicalAction(asked) : undefined;
+  if (!action) throw new BadAuthorizeRequest(`"action" must be one of ${Object.keys(GATEWAY_ACTIONS).map((name) => `"${name}"`).join(", ")}`);
   if (typeof model !== "string" || model.length === 0 || model.length > 200) throw new BadAuthorizeRequest('"model" must be a model id or name');
   if (typeof environment !== "string" || environment.length === 0 || environment.length > 100) {
     throw new BadAuthorizeRequest('"environment" must be an environment name');
   }
   if (team !== undefined && (typeof team !== "string" || typeOfId(team) !== "Team")) throw new BadAuthorizeRequest('"team" must be a team id');
-  return { action: action as GatewayAction, model, environment, ...(team ? { team } : {}) };
+  return { action, model, environment, ...(team ? { team } : {}) };
 }
 
 const deny = (reason: string): Decision => ({ allowed: false, reason });
@@ -68,7 +91,7 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   const { stamp } = await authz.snapshot.get();
   const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
   const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, teamId, request)))!;
-  if (verdict.decision.allowed && verdict.team && request.action === "invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
   return verdict.decision;
 }
 
@@ -93,7 +116,7 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, req
   const modelRef = ref("model", model?.id ?? NONE);
   const environmentRef = ref("environment", environment?.id ?? NONE);
 
-  const [modelPermission, environmentPermission] = PERMISSIONS[request.action];
+  const [modelPermission, environmentPermission] = CHECKS[request.action];
   const [onModel, onEnvironment, viewsTeam, viewsModel, viewsEnvironment] = await Promise.all([
     authz.can(modelRef, modelPermission),
     authz.can(environmentRef, environmentPermission),
@@ -104,5 +127,5 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, req
   if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, team: { id: team.id, orgId: team.org_id } };
   if (viewsTeam && !viewsModel) return { decision: deny("The team has no such model") };
   if (viewsTeam && !viewsEnvironment) return { decision: deny("The team has no such environment") };
-  return { decision: deny(`Not allowed to ${request.action.replace("_", " ")} this model in this environment`) };
+  return { decision: deny(`Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`) };
 }
