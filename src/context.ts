@@ -9,7 +9,7 @@ import type { Config } from "./config.js";
 import type { Db, Row } from "./db/database.js";
 import type { Loaders } from "./graphql/loaders.js";
 import type { Logger } from "./logger.js";
-import type { GatewayVerdict } from "./modules/gateway/authorize.js";
+import type { GatewayVerdict } from "./authz/decision.js";
 import type { Mailer } from "./mailer.js";
 import type { SecretBox } from "./crypto/secret-box.js";
 

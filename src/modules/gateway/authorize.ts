@@ -4,9 +4,10 @@ import { spicedbName } from "../../authz/catalog.js";
 import { ref } from "../../authz/model.js";
 import type { AppDeps } from "../../context.js";
 import { typeOfId } from "../../ids.js";
-import { findEnvironmentByName } from "../environment/environment.repository.js";
-import { findModel, findModelByName } from "../model/model.repository.js";
-import { findTeam } from "../team/team.repository.js";
+import type { Decision, GatewayVerdict } from "../../authz/decision.js";
+import { environmentByName } from "../environment/environment.service.js";
+import { modelById, modelByName } from "../model/model.service.js";
+import { teamById } from "../team/team.service.js";
 import { countInvocation } from "../usage/usage.js";
 
 /**
@@ -51,7 +52,7 @@ export interface AuthorizeRequest {
   environment: string;
 }
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+export type { Decision } from "../../authz/decision.js";
 
 export class BadAuthorizeRequest extends Error {}
 
@@ -69,12 +70,6 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
 }
 
 const deny = (reason: string): Decision => ({ allowed: false, reason });
-
-/** A decision as cached: the answer, and the team whose usage an allowed invocation counts to. */
-export interface GatewayVerdict {
-  decision: Decision;
-  team?: { id: string; orgId: string };
-}
 
 /**
  * Decisions are cached per principal and question under the request's stamp
@@ -107,10 +102,10 @@ const NONE = "none";
  */
 async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, request: AuthorizeRequest): Promise<GatewayVerdict> {
   const [team, byName, byId, environment] = await Promise.all([
-    findTeam(deps.db, teamId),
-    findModelByName(deps.db, teamId, request.model),
-    typeOfId(request.model) === "Model" ? findModel(deps.db, request.model) : undefined,
-    findEnvironmentByName(deps.db, teamId, request.environment),
+    teamById(deps.db, teamId),
+    modelByName(deps.db, teamId, request.model),
+    typeOfId(request.model) === "Model" ? modelById(deps.db, request.model) : undefined,
+    environmentByName(deps.db, teamId, request.environment),
   ]);
   const model = byId?.team_id === teamId ? byId : byName;
   const modelRef = ref("model", model?.id ?? NONE);
