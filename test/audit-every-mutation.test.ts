@@ -20,6 +20,7 @@ beforeAll(async () => {
     return data[field];
   };
   await step("renameOrganization", "organization.rename", `mutation($o: ID!) { renameOrganization(id: $o, name: "Audited") { id } }`, { o });
+  await step("setBillingEmail", "organization.set_billing_email", `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: "ap@example.test") { id } }`, { o });
   const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
   await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });

@@ -13,6 +13,8 @@ export type ApiKeyType = "FULL_ACCESS" | "INFERENCE_ONLY" | "METRICS_ONLY";
 export interface OrganizationTable {
   id: string;
   name: string;
+  /** Where invoices and spend alerts go (migration 0012); null until a billing manager sets it. */
+  billing_email: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 

@@ -55,14 +55,12 @@ const CreateApiKeyPayload = builder.objectRef<Awaited<ReturnType<typeof createAp
 
 builder.mutationFields((t) => ({
   createApiKey: t.field({
-
     audit: "api_key.create",
     type: CreateApiKeyPayload,
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: (_root, { input }, ctx) => createApiKey(ctx, input),
   }),
   revokeApiKey: t.field({
-
     audit: "api_key.revoke",
     type: ApiKeyRef,
     args: { id: t.arg.id({ required: true }) },

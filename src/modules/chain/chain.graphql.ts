@@ -77,21 +77,18 @@ builder.objectFields(TeamRef, (t) => ({
 
 builder.mutationFields((t) => ({
   createChain: t.field({
-
     audit: "chain.create",
     type: ChainRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), definition: t.arg({ type: "JSON" }) },
     resolve: (_root, args, ctx) => createChain(ctx, args.teamId, args.name, args.definition),
   }),
   updateChain: t.field({
-
     audit: "chain.update",
     type: ChainRef,
     args: { id: t.arg.id({ required: true }), definition: t.arg({ type: "JSON", required: true }) },
     resolve: (_root, args, ctx) => updateChain(ctx, args.id, args.definition),
   }),
   runChain: t.field({
-
     audit: "chain.run",
     type: ChainRunRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: "JSON" }) },
@@ -103,14 +100,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => deleteChain(ctx, args.id),
   }),
   shareChain: t.field({
-
     audit: "chain.share",
     type: ChainRef,
     args: { chainId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), access: t.arg({ type: ChainAccessEnum, required: true }) },
     resolve: (_root, args, ctx) => shareChain(ctx, args.chainId, args.userId, args.access),
   }),
   unshareChain: t.field({
-
     audit: "chain.unshare",
     type: ChainRef,
     args: { chainId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },

@@ -50,28 +50,24 @@ builder.objectFields(TeamRef, (t) => ({
 
 builder.mutationFields((t) => ({
   createEnvironment: t.field({
-
     audit: "environment.create",
     type: EnvironmentRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), restricted: t.arg.boolean() },
     resolve: (_root, args, ctx) => createEnvironment(ctx, args.teamId, args.name, args.restricted ?? false),
   }),
   setEnvironmentRestricted: t.field({
-
     audit: "environment.set_restricted",
     type: EnvironmentRef,
     args: { id: t.arg.id({ required: true }), restricted: t.arg.boolean({ required: true }) },
     resolve: (_root, args, ctx) => setEnvironmentRestricted(ctx, args.id, args.restricted),
   }),
   grantEnvironmentAccess: t.field({
-
     audit: "environment.access.grant",
     type: EnvironmentRef,
     args: { environmentId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => grantEnvironmentAccess(ctx, args.environmentId, args.principalId),
   }),
   revokeEnvironmentAccess: t.field({
-
     audit: "environment.access.revoke",
     type: EnvironmentRef,
     args: { environmentId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },

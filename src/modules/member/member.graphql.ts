@@ -103,14 +103,12 @@ const AcceptInvitationPayload = builder.objectRef<Awaited<ReturnType<typeof acce
 
 builder.mutationFields((t) => ({
   inviteMember: t.field({
-
     audit: "member.invite",
     type: InvitePayload,
     args: { input: t.arg({ type: InviteMemberInput, required: true }) },
     resolve: (_root, { input }, ctx) => inviteMember(ctx, input),
   }),
   acceptInvitation: t.field({
-
     audit: "member.accept_invitation",
     type: AcceptInvitationPayload,
     // The invitation token is the credential: the invitee has no account yet.
@@ -119,7 +117,6 @@ builder.mutationFields((t) => ({
     resolve: (_root, { token }, ctx) => acceptInvitation(ctx, token),
   }),
   revokeInvitation: t.field({
-
     audit: "member.revoke_invitation",
     type: InvitationRef,
     args: { id: t.arg.id({ required: true }) },
@@ -131,7 +128,6 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => removeMember(ctx, args.organizationId, args.userId),
   }),
   setOrgRole: t.field({
-
     audit: "member.set_role",
     type: OrgMembershipRef,
     args: { organizationId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), role: t.arg({ type: OrgRoleEnum, required: true }) },

@@ -84,14 +84,12 @@ const DeployModelInput = builder.inputType("DeployModelInput", {
 
 builder.mutationFields((t) => ({
   createModel: t.field({
-
     audit: "model.create",
     type: ModelRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createModel(ctx, args.teamId, args.name),
   }),
   deployModel: t.field({
-
     audit: "model.deploy",
     type: DeploymentRef,
     args: { input: t.arg({ type: DeployModelInput, required: true }) },

@@ -2,7 +2,7 @@ import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { expectId } from "../../ids.js";
 import { findOrgMembership, type Organization } from "./organization.repository.js";
-import { createOrganization, getOrganization, orgRef, renameOrganization } from "./organization.service.js";
+import { createOrganization, getOrganization, orgRef, renameOrganization, setBillingEmail } from "./organization.service.js";
 
 export const OrgRoleEnum = builder.enumType("OrgRole", { values: ["ADMIN", "BILLING_ADMIN", "MEMBER"] as const });
 
@@ -17,6 +17,12 @@ builder.node(OrganizationRef, {
   loadOne: (id, ctx) => getOrganization(ctx, id),
   fields: (t) => ({
     name: t.exposeString("name"),
+    billingEmail: t.string({
+      nullable: true,
+      description: "Where invoices and spend alerts go (billing:view: ADMIN and BILLING_ADMIN).",
+      authScopes: (org) => ({ can: scopeKey(orgRef(org.id), "billing_view") }),
+      resolve: (org) => org.billing_email,
+    }),
     viewerRole: t.field({
       type: OrgRoleEnum,
       nullable: true,
@@ -40,14 +46,19 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createOrganization: t.field({
-
     audit: "organization.create",
     type: OrganizationRef,
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, { name }, ctx) => createOrganization(ctx, name),
   }),
+  setBillingEmail: t.field({
+    audit: "organization.set_billing_email",
+    type: OrganizationRef,
+    description: "Sets (or, with null, clears) the organization's billing contact: billing:manage (ADMIN, BILLING_ADMIN).",
+    args: { organizationId: t.arg.id({ required: true }), email: t.arg.string({ required: false }) },
+    resolve: (_root, { organizationId, email }, ctx) => setBillingEmail(ctx, organizationId, email ?? null),
+  }),
   renameOrganization: t.field({
-
     audit: "organization.rename",
     type: OrganizationRef,
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },

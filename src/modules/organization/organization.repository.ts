@@ -55,3 +55,6 @@ export const updateOrgMembershipRole = (tx: Tx, orgId: string, userId: string, r
     .where("user_id", "=", userId)
     .returningAll()
     .executeTakeFirstOrThrow();
+
+export const updateBillingEmail = (tx: Tx, id: string, email: string | null) =>
+  tx.updateTable("organizations").set({ billing_email: email }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();

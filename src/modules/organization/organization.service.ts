@@ -4,25 +4,13 @@ import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
 import { getVisible } from "../../get-visible.js";
-import { validName } from "../../validation.js";
+import { expectId } from "../../ids.js";
+import { validEmail, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { createDefaultTeam } from "../team/team.service.js";
 import { orgRole, userInOrg } from "./organization.relationships.js";
-import {
-  countAdmins,
-  deleteOrgMembership,
-  findOrganization,
-  findOrganizations,
-  findOrgMembership,
-  insertOrganization,
-  insertOrgMembership,
-  listOrgMemberships,
-  lockOrganization,
-  renameOrganizationRow,
-  updateOrgMembershipRole,
-  type Organization,
-} from "./organization.repository.js";
+import { countAdmins, deleteOrgMembership, findOrganization, findOrganizations, findOrgMembership, insertOrganization, insertOrgMembership, listOrgMemberships, lockOrganization, renameOrganizationRow, updateOrgMembershipRole, type Organization, updateBillingEmail } from "./organization.repository.js";
 
 export const DEFAULT_TEAM_NAME = "Default";
 
@@ -50,6 +38,19 @@ export async function renameOrganization(ctx: AppContext, id: string, name: stri
   const before = await findOrganization(ctx.db, id);
   describeAudit(ctx, { orgId: id, targetId: id, diff: { name: { before: before?.name, after: orgName } } });
   return writeTransaction(ctx, (tx) => renameOrganizationRow(tx, id, orgName));
+}
+
+/**
+ * Where invoices and spend alerts go (null clears it): billing:manage (org ADMIN, BILLING_ADMIN).
+ * Not a grant of anything, so no escalation guard; the address is validated, never verified here.
+ */
+export async function setBillingEmail(ctx: AppContext, id: string, email: string | null): Promise<Organization> {
+  expectId(id, "Organization");
+  const address = email === null ? null : validEmail(email);
+  await ctx.authz.require(orgRef(id), "billing_manage");
+  const before = await findOrganization(ctx.db, id);
+  describeAudit(ctx, { orgId: id, targetId: id, diff: { billingEmail: { before: before?.billing_email ?? null, after: address } } });
+  return writeTransaction(ctx, (tx) => updateBillingEmail(tx, id, address));
 }
 
 /** The organization if the caller may view it; NOT_FOUND otherwise. */

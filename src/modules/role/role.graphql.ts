@@ -39,14 +39,12 @@ builder.objectFields(OrganizationRef, (t) => ({
 
 builder.mutationFields((t) => ({
   createRole: t.field({
-
     audit: "role.create",
     type: RoleRef,
     args: { organizationId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), permissions: t.arg.stringList({ required: true }) },
     resolve: (_root, args, ctx) => createRole(ctx, args.organizationId, args.name, args.permissions),
   }),
   updateRole: t.field({
-
     audit: "role.update",
     type: RoleRef,
     args: { id: t.arg.id({ required: true }), permissions: t.arg.stringList({ required: true }) },
@@ -58,7 +56,6 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => deleteRole(ctx, args.id),
   }),
   assignRole: t.field({
-
     audit: "role.assign",
     type: RoleAssignmentRef,
     args: { roleId: t.arg.id({ required: true }), teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },

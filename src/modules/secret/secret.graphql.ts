@@ -24,7 +24,6 @@ builder.objectFields(TeamRef, (t) => ({
 
 builder.mutationFields((t) => ({
   setSecret: t.field({
-
     audit: "secret.set",
     type: SecretRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), value: t.arg.string({ required: true }) },

@@ -13,7 +13,7 @@ import {
   type TeamMembership,
 } from "./team.repository.js";
 import { addTeamMember, removeTeamMember, setTeamRole } from "./team-membership.service.js";
-import { createTeam, deleteTeam, getBrowsableTeam, renameTeam, teamRef } from "./team.service.js";
+import { createTeam, deleteTeam, getBrowsableTeam, listableTeams, renameTeam, teamRef } from "./team.service.js";
 
 export const TeamRoleEnum = builder.enumType("TeamRole", { values: ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"] as const });
 
@@ -71,9 +71,9 @@ builder.objectFields(OrganizationRef, (t) => ({
   defaultTeam: t.field({ type: TeamRef, resolve: (org, _args, ctx) => findDefaultTeam(ctx.db, org.id) }),
   teams: t.connection({
     type: TeamRef,
-    description: "Teams the caller can view.",
+    description: "Teams the caller can view (every team, for holders of org:view_all_teams).",
     resolve: async (org, args, ctx) => {
-      const visible = await ctx.authz.lookup("team", "view");
+      const visible = await listableTeams(ctx, org.id);
       return keysetConnection(args, (after, limit) => listTeamsPage(ctx.db, org.id, visible, { after, limit }), (team) => team.id);
     },
   }, { name: "TeamConnection" }, { name: "TeamEdge" }),
@@ -90,14 +90,12 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createTeam: t.field({
-
     audit: "team.create",
     type: TeamRef,
     args: { organizationId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createTeam(ctx, args.organizationId, args.name),
   }),
   renameTeam: t.field({
-
     audit: "team.rename",
     type: TeamRef,
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
@@ -109,14 +107,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => deleteTeam(ctx, args.id),
   }),
   addTeamMember: t.field({
-
     audit: "team.member.add",
     type: TeamMembershipRef,
     args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
     resolve: (_root, args, ctx) => addTeamMember(ctx, args.teamId, args.principalId, args.role),
   }),
   setTeamRole: t.field({
-
     audit: "team.member.set_role",
     type: TeamMembershipRef,
     args: { teamId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },

@@ -14,10 +14,11 @@ export const findTeams = (db: Db | Tx, ids: string[]) =>
 export const findDefaultTeam = (db: Db | Tx, orgId: string) =>
   db.selectFrom("teams").selectAll().where("org_id", "=", orgId).where("is_default", "=", true).executeTakeFirstOrThrow();
 
-/** Teams of the organization among `visibleIds`, in id order, after `after`. */
-export function listTeamsPage(db: Db, orgId: string, visibleIds: string[], options: { after?: string; limit: number }) {
-  if (visibleIds.length === 0) return Promise.resolve([]);
-  let query = db.selectFrom("teams").selectAll().where("org_id", "=", orgId).where("id", "in", visibleIds);
+/** Teams of the organization (all of them, or those among `visibleIds`), in id order, after `after`. */
+export function listTeamsPage(db: Db, orgId: string, visibleIds: string[] | "all", options: { after?: string; limit: number }) {
+  if (visibleIds !== "all" && visibleIds.length === 0) return Promise.resolve([]);
+  let query = db.selectFrom("teams").selectAll().where("org_id", "=", orgId);
+  if (visibleIds !== "all") query = query.where("id", "in", visibleIds);
   if (options.after) query = query.where("id", ">", options.after);
   return query.orderBy("id").limit(options.limit).execute();
 }

@@ -102,6 +102,15 @@ export const membershipsInOrg = listMembershipsInOrg;
 export const candidateTeams = listCandidateTeams;
 
 /**
+ * Which of the organization's teams the caller lists: every one for holders of
+ * org:view_all_teams (paged straight from Postgres, no lookup across SpiceDB), else the ids
+ * SpiceDB says it views.
+ */
+export async function listableTeams(ctx: AppContext, orgId: string): Promise<string[] | "all"> {
+  return (await ctx.authz.can(orgRef(orgId), "view_all_teams")) ? "all" : ctx.authz.lookup("team", "view");
+}
+
+/**
  * Creates an organization's default team, with its first ADMIN, inside the organization's
  * creating transaction.
  */
