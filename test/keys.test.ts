@@ -289,7 +289,7 @@ describe("/v1/authorize input", () => {
 
   it("an unknown action's error lists the canonical actions", async () => {
     const answer = await authorize(app, secret, { action: "deploy", model: "llama", environment: "staging" });
-    expect(answer).toEqual({ status: 400, body: { error: '"action" must be one of "model:invoke", "metrics:read", "environment:manage"' } });
+    expect(answer).toEqual({ status: 400, body: { error: '"action" must be one of "model:invoke", "metrics:read", "environment:manage" (deprecated: "invoke", "read_metrics", "manage")' } });
   });
 
   it("each deprecated action name answers exactly as its canonical name, allowed and denied", async () => {

@@ -103,3 +103,10 @@ describe("the gateway's actions", () => {
     }
   });
 });
+
+describe("the catalog's order", () => {
+  it("names added later come after the names clients already list (viewerPermissions keeps its old order as a prefix)", () => {
+    const environment = PERMISSIONS.filter((p) => p.objectType === "environment").map((p) => p.name);
+    expect(environment.slice(0, 3)).toEqual(["environment:view", "environment:manage", "environment:manage_access"]);
+  });
+});

@@ -78,10 +78,11 @@ export const PERMISSIONS: PermissionDefinition[] = [
   define("model", "metrics:read", ALL, "Read the model's metrics and logs"),
 
   define("environment", "environment:view", ALL, "See the environment"),
-  define("environment", "environment:invoke", OPERATING, "Call models in this environment"),
-  define("environment", "metrics:read", ALL, "Read metrics and logs of this environment"),
   define("environment", "environment:manage", WRITING, "Deploy, promote, scale and remove deployments here"),
   define("environment", "environment:manage_access", ADMIN, "Restrict the environment and manage its grantees"),
+  // Added after the three above: listed last, so clients comparing lists see the old order first.
+  define("environment", "environment:invoke", OPERATING, "Call models in this environment"),
+  define("environment", "metrics:read", ALL, "Read metrics and logs of this environment"),
 
   define("chain", "chain:view", ALL, "See the chain and its runs"),
   define("chain", "chain:run", OPERATING, "Run the chain and approve its decisions"),

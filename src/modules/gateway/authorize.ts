@@ -60,7 +60,10 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new BadAuthorizeRequest("The body must be a JSON object");
   const { action: asked, team, model, environment } = body as Record<string, unknown>;
   const action = typeof asked === "string" ? canonicalAction(asked) : undefined;
-  if (!action) throw new BadAuthorizeRequest(`"action" must be one of ${Object.keys(GATEWAY_ACTIONS).map((name) => `"${name}"`).join(", ")}`);
+  if (!action) {
+    const names = (list: string[]) => list.map((name) => `"${name}"`).join(", ");
+    throw new BadAuthorizeRequest(`"action" must be one of ${names(Object.keys(GATEWAY_ACTIONS))} (deprecated: ${names(Object.keys(DEPRECATED_ACTIONS))})`);
+  }
   if (typeof model !== "string" || model.length === 0 || model.length > 200) throw new BadAuthorizeRequest('"model" must be a model id or name');
   if (typeof environment !== "string" || environment.length === 0 || environment.length > 100) {
     throw new BadAuthorizeRequest('"environment" must be an environment name');
