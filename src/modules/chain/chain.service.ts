@@ -14,7 +14,18 @@ import { secretNamesOfTeam } from "../secret/secret.service.js";
 import { teamById, type Team } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { chainAccess, chainInTeam, CHAIN_ACCESS_RELATIONS, type ChainAccess } from "./chain.relationships.js";
-import { deleteChainRow, findChain, insertChain, insertChainRun, updateChainDefinition, type Chain, type ChainRun } from "./chain.repository.js";
+import {
+  deleteChainRow,
+  findChain,
+  insertChain,
+  insertChainRun,
+  insertChainVersion,
+  listChainRuns,
+  listChainVersions,
+  updateChainDefinition,
+  type Chain,
+  type ChainRun,
+} from "./chain.repository.js";
 
 export const chainRef = (id: string) => ref("chain", id);
 
@@ -63,6 +74,7 @@ export async function createChain(ctx: AppContext, teamId: string, name: string,
     "resources_write",
     async ({ tx, relate }) => {
       const chain = await insertChain(tx, { teamId, name: chainName, definition: definitionText, createdBy: actorId(ctx) });
+      await insertChainVersion(tx, { chainId: chain.id, definition: definitionText, changedBy: actorId(ctx) });
       await relate({ add: chainInTeam(chain.id, teamId) });
       return chain;
     },
@@ -79,8 +91,27 @@ export async function updateChain(ctx: AppContext, id: string, definition: unkno
   const chain = await getChain(ctx, id);
   await ctx.authz.require(chainRef(id), "edit");
   const definitionText = await validDefinition(ctx, chain.team_id, definition);
-  return writeTransaction(ctx, (tx) => updateChainDefinition(tx, id, definitionText));
+  return writeTransaction(ctx, async (tx) => {
+    const updated = await updateChainDefinition(tx, id, definitionText);
+    await insertChainVersion(tx, { chainId: id, definition: definitionText, changedBy: actorId(ctx) });
+    return updated;
+  });
 }
+
+export const DEFAULT_RUNS = 50;
+export const MAX_RUNS = 200;
+
+/** The chain's latest runs, newest first: `first` of them (default 50, at most 200). For a chain the caller views. */
+export function latestRuns(ctx: AppContext, chain: Chain, first: number | null | undefined): Promise<ChainRun[]> {
+  const limit = first ?? DEFAULT_RUNS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUNS) throw badInput(`first must be between 1 and ${MAX_RUNS}`);
+  return listChainRuns(ctx.db, chain.id, { limit });
+}
+
+const MAX_VERSIONS = 200;
+
+/** Every definition the chain has had, newest first (bounded: a chain edited more often shows its latest 200). For a chain the caller views. */
+export const chainVersions = (ctx: AppContext, chain: Chain) => listChainVersions(ctx.db, chain.id, MAX_VERSIONS);
 
 /** Records a run (the platform's workers execute it); who started it is kept. */
 export async function runChain(ctx: AppContext, id: string, input: unknown): Promise<ChainRun> {
