@@ -65,6 +65,11 @@ beforeAll(async () => {
   for (const type of ["FULL_ACCESS", "INFERENCE_ONLY"] as const) {
     callers[`${type} team key`] = (await app.ok(org.admin.key, `mutation($t: ID!, $type: ApiKeyType!) { createApiKey(input: { name: "k", teamId: $t, type: $type }) { secret } }`, { t: teamId, type })).createApiKey.secret;
   }
+  // An environment scope narrows deployments and inference; a chain is in no environment.
+  const staging = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "staging") { id } }`, { t: teamId })).createEnvironment.id;
+  callers["FULL_ACCESS key scoped to an environment"] = (
+    await app.ok(org.admin.key, `mutation($t: ID!, $e: ID!) { createApiKey(input: { name: "k", teamId: $t, type: FULL_ACCESS, environmentIds: [$e] }) { secret } }`, { t: teamId, e: staging })
+  ).createApiKey.secret;
   callers["service account (team MEMBER)"] = (await app.ok(org.admin.key, `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "runtime", role: MEMBER) { secret } }`, { t: teamId })).createServiceAccount.secret;
   const stranger = await app.seed.org("Elsewhere");
   callers["ADMIN of another organization"] = stranger.admin.key;
@@ -175,7 +180,7 @@ describe("a run's lifecycle", () => {
 });
 
 describe("who may report, decide and cancel (chain:run)", () => {
-  it.each(RUNNERS.concat("FULL_ACCESS team key", "service account (team MEMBER)"))("%s reports a run's progress", async (who) => {
+  it.each(RUNNERS.concat("FULL_ACCESS team key", "FULL_ACCESS key scoped to an environment", "service account (team MEMBER)"))("%s reports a run's progress", async (who) => {
     const id = await newRun();
     expect((await app.ok(callers[who], UPDATE, { id, s: "RUNNING" })).updateChainRun.status).toBe("RUNNING");
   });
