@@ -1,18 +1,16 @@
 import { builder } from "../../graphql/builder.js";
-import { withoutSecretNames } from "../secret/secret-names.js";
 import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
-import type { AppContext } from "../../context.js";
 import type { Row } from "../../db/database.js";
 import { findChainRun, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
 import {
   chainRef,
   chainVersions,
   createChain,
-  secretReferences,
+  readableDefinition,
   deleteChain,
   getChain,
   latestRuns,
@@ -34,14 +32,6 @@ export const ChainRunRef = builder.objectRef<ChainRun>("ChainRun");
 const ChainVersionRef = builder.objectRef<Row<"chain_versions">>("ChainVersion");
 
 const SECRET_NAMES_NOTE = "Secret names (`{\"$secret\": …}`) read as null unless the caller may read them (chain#read_secret_names).";
-
-/** A definition of the chain as the caller may read it: secret names nulled without chain#read_secret_names. */
-async function readableDefinition(ctx: AppContext, chainId: string, stored: unknown): Promise<unknown> {
-  const definition = stored ?? null;
-  // Only definitions that name a secret cost a check.
-  if (secretReferences(definition).length === 0 || (await ctx.authz.can(chainRef(chainId), "read_secret_names"))) return definition;
-  return withoutSecretNames(definition);
-}
 
 ChainVersionRef.implement({
   description: "One definition the chain has had; version 1 is the one it was created with.",

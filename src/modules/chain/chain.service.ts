@@ -10,6 +10,7 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { orgMembershipOf } from "../organization/organization.service.js";
 import { actorId } from "../../auth/caller.js";
+import { withoutSecretNames } from "../secret/secret-names.js";
 import { secretNamesOfTeam } from "../secret/secret.service.js";
 import { teamById, type Team } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
@@ -49,6 +50,14 @@ export function secretReferences(definition: unknown): string[] {
   };
   visit(definition);
   return [...names].sort();
+}
+
+/** A definition of the chain (its current one or a version) as the caller may read it: secret names nulled without chain#read_secret_names. */
+export async function readableDefinition(ctx: AppContext, chainId: string, stored: unknown): Promise<unknown> {
+  const definition = stored ?? null;
+  // Only definitions that name a secret cost a check.
+  if (secretReferences(definition).length === 0 || (await ctx.authz.can(chainRef(chainId), "read_secret_names"))) return definition;
+  return withoutSecretNames(definition);
 }
 
 async function validDefinition(ctx: AppContext, teamId: string, definition: unknown): Promise<string | null> {
