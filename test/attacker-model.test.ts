@@ -72,6 +72,8 @@ const KNOWN_ATTACKS: [Step[]][] = [
   [[{ op: "inviteMember", caller: 6, object: 0, principal: 20, choice: 0 }, { op: "removeMember", caller: 1, object: 0, principal: 5, choice: 0 }, { op: "acceptInvitation", caller: 0, object: 0, principal: 0, choice: 0 }]],
   // Escalation: the holder of team:manage_members (custom role) makes itself team ADMIN.
   [[{ op: "setTeamRole", caller: 10, object: 0, principal: 9, choice: 0 }, { op: "createServiceAccount", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "renameTeam", caller: 10, object: 0, principal: 0, choice: 0 }]],
+  // Separation of duties (issue 13): on a run A's creator started, the creator, A's FULL_ACCESS key and B's creator may not decide; A's OPERATOR may.
+  [[{ op: "decideChainRun", caller: 1, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 9, object: 0, principal: 0, choice: 0 }]],
 ];
 
 describe("an attacker with any account, or none, gets nothing its roles do not grant", () => {

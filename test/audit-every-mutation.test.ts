@@ -26,7 +26,8 @@ beforeAll(async () => {
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
   const spare = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "spare@example.test", role: MEMBER }) { invitation { id } } }`, { o });
   await step("revokeInvitation", "member.revoke_invitation", `mutation($i: ID!) { revokeInvitation(id: $i) { status } }`, { i: spare.invitation.id });
-  const user = (await step("acceptInvitation", "member.accept_invitation", `mutation($t: String!) { acceptInvitation(token: $t) { user { id } } }`, { t: invite.token }, null)).user.id;
+  const accepted = await step("acceptInvitation", "member.accept_invitation", `mutation($t: String!) { acceptInvitation(token: $t) { user { id } secret } }`, { t: invite.token }, null);
+  const user = accepted.user.id;
   await step("setOrgRole", "member.set_role", `mutation($o: ID!, $u: ID!) { setOrgRole(organizationId: $o, userId: $u, role: BILLING_ADMIN) { role } }`, { o, u: user });
   await step("addTeamMember", "team.member.add", `mutation($t: ID!, $u: ID!) { addTeamMember(teamId: $t, principalId: $u, role: VIEWER) { role } }`, { t: team, u: user });
   await step("setTeamRole", "team.member.set_role", `mutation($t: ID!, $u: ID!) { setTeamRole(teamId: $t, principalId: $u, role: MEMBER) { role } }`, { t: team, u: user });
@@ -39,7 +40,12 @@ beforeAll(async () => {
   await step("setSecret", "secret.set", `mutation($t: ID!) { setSecret(teamId: $t, name: "S", value: "v") { version } }`, { t: team });
   const chain = (await step("createChain", "chain.create", `mutation($t: ID!) { createChain(teamId: $t, name: "c") { id } }`, { t: team })).id;
   await step("updateChain", "chain.update", `mutation($c: ID!) { updateChain(id: $c, definition: { auth: "none" }) { id } }`, { c: chain });
-  await step("runChain", "chain.run", `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chain });
+  const run = (await step("runChain", "chain.run", `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chain })).id;
+  await step("updateChainRun", "chain_run.update", `mutation($r: ID!) { updateChainRun(id: $r, status: RUNNING) { id } }`, { r: run });
+  await step("updateChainRun", "chain_run.update", `mutation($r: ID!) { updateChainRun(id: $r, status: WAITING_FOR_APPROVAL, decision: "Go on?") { id } }`, { r: run });
+  // A second person (the team MEMBER invited above) decides: the starter may not.
+  await step("decideChainRun", "chain_run.decide", `mutation($r: ID!) { decideChainRun(id: $r, approve: true, comment: "ok") { id } }`, { r: run }, accepted.secret);
+  await step("cancelChainRun", "chain_run.cancel", `mutation($r: ID!) { cancelChainRun(id: $r) { id } }`, { r: run });
   await step("shareChain", "chain.share", `mutation($c: ID!, $u: ID!) { shareChain(chainId: $c, userId: $u, access: VIEWER) { id } }`, { c: chain, u: user });
   await step("unshareChain", "chain.unshare", `mutation($c: ID!, $u: ID!) { unshareChain(chainId: $c, userId: $u) { id } }`, { c: chain, u: user });
   await step("createTrainingProject", "training_project.create", `mutation($t: ID!) { createTrainingProject(teamId: $t, name: "p") { id } }`, { t: team });

@@ -12,7 +12,6 @@ const PRINTED = new URL("../schema/schema.graphql", import.meta.url);
  * listed gap has been closed (so the list never goes stale): remove each name as it is built.
  */
 const NOT_YET_BUILT = new Set<string>([
-  "ChainRunStatus",
   "Sensitivity",
   "AccessRequestStatus",
   "SsoGroupMapping",
@@ -24,16 +23,12 @@ const NOT_YET_BUILT = new Set<string>([
   "PermissionExplanation",
   "Query.explainPermission",
   "Organization.ssoGroupMappings",
-  "ChainRun.status changed type from ChainRunStatus! to String!.",
   "Mutation.promoteDeployment",
   "Mutation.scaleDeployment",
   "Mutation.removeDeployment",
   "Mutation.deleteEnvironment",
   "Mutation.deleteTrainingProject",
   "Mutation.deleteServiceAccount",
-  "Mutation.updateChainRun",
-  "Mutation.decideChainRun",
-  "Mutation.cancelChainRun",
   "Mutation.setSsoConnection",
   "Mutation.setSsoGroupMapping",
   "Mutation.deleteSsoGroupMapping",

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
+import type { ChainRunDecisionTable, ChainRunTable, ChainVersionTable } from "./chain-tables.js";
 
 /** Row types of every table, one interface per table; `Database` is what Kysely is typed with. */
 
@@ -145,15 +146,6 @@ export interface ChainTable {
   created_at: CreatedAt;
 }
 
-export interface ChainRunTable {
-  id: string;
-  chain_id: string;
-  status: string;
-  input: Json;
-  started_by: string | null;
-  created_at: CreatedAt;
-}
-
 export interface TrainingProjectTable {
   id: string;
   team_id: string;
@@ -278,6 +270,8 @@ export interface Database {
   deployments: DeploymentTable;
   chains: ChainTable;
   chain_runs: ChainRunTable;
+  chain_run_decisions: ChainRunDecisionTable;
+  chain_versions: ChainVersionTable;
   training_projects: TrainingProjectTable;
   secrets: SecretTable;
   service_accounts: ServiceAccountTable;

@@ -8,6 +8,7 @@ import * as changeRevision from "./migrations/2026_11_24_0006_change_revision.js
 import * as invitationLifecycle from "./migrations/2026_11_25_0007_invitation_lifecycle.js";
 import * as orgBrowse from "./migrations/2026_11_25_0008_org_browse.js";
 import * as securityLog from "./migrations/2026_11_25_0009_security_log.js";
+import * as chainRuns from "./migrations/2026_11_25_0011_chain_runs.js";
 import * as billingEmail from "./migrations/2026_11_25_0012_billing_email.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_25_0007_invitation_lifecycle": invitationLifecycle,
   "2026_11_25_0008_org_browse": orgBrowse,
   "2026_11_25_0009_security_log": securityLog,
+  "2026_11_25_0011_chain_runs": chainRuns,
   "2026_11_25_0012_billing_email": billingEmail,
 };
 

@@ -9,6 +9,7 @@ import "../modules/member/member.graphql.js";
 import "../modules/environment/environment.graphql.js";
 import "../modules/model/model.graphql.js";
 import "../modules/chain/chain.graphql.js";
+import "../modules/chain/chain-run.graphql.js";
 import "../modules/training-project/training-project.graphql.js";
 import "../modules/secret/secret.graphql.js";
 import "../modules/api-key/api-key.team.graphql.js";

@@ -6,6 +6,7 @@ import { probeDatabase } from "../db/probe.js";
 import { errorCode } from "../errors.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
+import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
 
 /**
  * The non-GraphQL endpoints, as a yoga plugin so that one fetch handler (and `yoga.fetch` in
@@ -15,7 +16,8 @@ import { auditExportResponse } from "../modules/audit/audit-export.js";
  *   sending traffic here);
  * - POST /v1/authorize: the inference gateway's allow/deny (authorize-endpoint.ts; the HTTP
  *   server answers it without this adapter, this path serves `yoga.fetch`);
- * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs.
+ * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs;
+ * - GET /v1/chains/{chainId}/runs/export: a chain's runs with results as NDJSON (chain-runs-export.ts).
  */
 export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint): Plugin {
   return {
@@ -41,6 +43,8 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
           return json({ error: "Missing or invalid credentials" }, 401);
         }
         endResponse(await auditExportResponse(deps.db, caller.authz, caller.principal, url));
+      } else if (isChainRunsExportPath(url.pathname)) {
+        endResponse(await chainRunsExportResponse(deps, jwt, request, url.pathname));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
         const answer = await authorize(request.headers.get("authorization"), () => request.json());

@@ -1,4 +1,5 @@
 import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type ObjectKind, type OrgRole, type Principal, type Reference, type TeamRole } from "./attacker-reference.js";
+import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-chain-runs.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -8,7 +9,7 @@ import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type 
 export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
-  "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam",
+  "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", ...CHAIN_RUN_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -49,6 +50,7 @@ export interface Attempt {
 const pick = <T>(items: T[], index: number): T => items[index % items.length]!;
 
 export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
+  if (isChainRunOp(step.op)) return planChainRunStep(step, caller, ref);
   const kind = (k: ObjectKind) => [...ref.objects.values()].filter((o) => o.kind === k).map((o) => o.id);
   const objectOf = (k: ObjectKind) => pick([...kind(k), ghost(k)], step.object);
   const people = ref.principals.filter((p) => p.kind !== "ANONYMOUS");

@@ -1,5 +1,6 @@
 import type { TestApp } from "./app.js";
 import { Reference, type KeyType, type OrgRole, type Principal, type TeamRole } from "./attacker-reference.js";
+import { seedChainRuns } from "./attacker-steps-chain-runs.js";
 
 /**
  * Builds the attacker model test's world through the API, the way users would, and records
@@ -53,6 +54,7 @@ async function buildOrg(app: TestApp, ref: Reference, tag: string, full: boolean
     ref.objects.set(chain, { id: chain, kind: "chain", org, team: t1 });
     chains.push(chain);
   }
+  await seedChainRuns(app, ref, admin, seeded.admin.userId, chains);
 
   const member = async (label: string, role: OrgRole, teams: { team: string; role: TeamRole }[]) => {
     const email = `${label}-${tag}-${process.pid}@attacker.test`;

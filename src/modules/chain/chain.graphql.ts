@@ -1,17 +1,52 @@
 import { builder } from "../../graphql/builder.js";
-import { withoutSecretNames } from "../secret/secret-names.js";
 import { filteredKeysetConnection } from "../../graphql/pagination.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { notFound } from "../../errors.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
-import { findChainRun, listChainRuns, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
-import { chainRef, createChain, secretReferences, deleteChain, getChain, runChain, shareChain, unshareChain, updateChain } from "./chain.service.js";
+import type { Row } from "../../db/database.js";
+import { findChainRun, listChainsPage, type Chain, type ChainRun } from "./chain.repository.js";
+import {
+  chainRef,
+  chainVersions,
+  createChain,
+  readableDefinition,
+  deleteChain,
+  getChain,
+  latestRuns,
+  runChain,
+  shareChain,
+  unshareChain,
+  updateChain,
+  DEFAULT_RUNS,
+  MAX_RUNS,
+} from "./chain.service.js";
 
 const ChainAccessEnum = builder.enumType("ChainAccess", { values: ["VIEWER", "RUNNER", "EDITOR"] as const });
+export const ChainRunStatusEnum = builder.enumType("ChainRunStatus", {
+  values: ["QUEUED", "RUNNING", "WAITING_FOR_APPROVAL", "SUCCEEDED", "FAILED", "CANCELLED"] as const,
+});
 
 export const ChainRef = builder.objectRef<Chain>("Chain");
-const ChainRunRef = builder.objectRef<ChainRun>("ChainRun");
+export const ChainRunRef = builder.objectRef<ChainRun>("ChainRun");
+const ChainVersionRef = builder.objectRef<Row<"chain_versions">>("ChainVersion");
+
+const SECRET_NAMES_NOTE = "Secret names (`{\"$secret\": …}`) read as null unless the caller may read them (chain#read_secret_names).";
+
+ChainVersionRef.implement({
+  description: "One definition the chain has had; version 1 is the one it was created with.",
+  fields: (t) => ({
+    version: t.exposeInt("version"),
+    definition: t.field({
+      type: "JSON",
+      nullable: true,
+      description: SECRET_NAMES_NOTE,
+      resolve: (version, _args, ctx) => readableDefinition(ctx, version.chain_id, version.definition),
+    }),
+    changedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (version, _args, ctx) => loadPrincipal(ctx.loaders, version.changed_by) }),
+    createdAt: t.field({ type: "DateTime", resolve: (version) => version.created_at }),
+  }),
+});
 
 builder.node(ChainRef, {
   id: { resolve: (chain) => chain.id },
@@ -23,18 +58,19 @@ builder.node(ChainRef, {
     definition: t.field({
       type: "JSON",
       nullable: true,
-      description: "Secret names (`{\"$secret\": …}`) read as null unless the caller may read them (chain#read_secret_names).",
-      resolve: async (chain, _args, ctx) => {
-        const definition = chain.definition ?? null;
-        // Only definitions that name a secret cost a check.
-        if (secretReferences(definition).length === 0 || (await ctx.authz.can(chainRef(chain.id), "read_secret_names"))) return definition;
-        return withoutSecretNames(definition);
-      },
+      description: SECRET_NAMES_NOTE,
+      resolve: (chain, _args, ctx) => readableDefinition(ctx, chain.id, chain.definition),
     }),
     runs: t.field({
       type: [ChainRunRef],
-      description: "The latest runs, newest first.",
-      resolve: (chain, _args, ctx) => listChainRuns(ctx.db, chain.id),
+      description: `The latest runs, newest first: \`first\` of them (default ${DEFAULT_RUNS}, at most ${MAX_RUNS}). All of them: GET /v1/chains/{id}/runs/export.`,
+      args: { first: t.arg.int() },
+      resolve: (chain, args, ctx) => latestRuns(ctx, chain, args.first),
+    }),
+    versions: t.field({
+      type: [ChainVersionRef],
+      description: "Every definition the chain has had, newest first (the latest 200), with who changed it and when.",
+      resolve: (chain, _args, ctx) => chainVersions(ctx, chain),
     }),
   }),
 });
@@ -51,7 +87,7 @@ builder.node(ChainRunRef, {
   },
   fields: (t) => ({
     chain: t.field({ type: ChainRef, resolve: async (run, _args, ctx) => (await ctx.loaders.chain.load(run.chain_id))! }),
-    status: t.exposeString("status"),
+    status: t.field({ type: ChainRunStatusEnum, resolve: (run) => run.status }),
     startedBy: t.field({ type: PrincipalRef, nullable: true, resolve: (run, _args, ctx) => loadPrincipal(ctx.loaders, run.started_by) }),
     createdAt: t.field({ type: "DateTime", resolve: (run) => run.created_at }),
   }),

@@ -10,11 +10,23 @@ import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { orgMembershipOf } from "../organization/organization.service.js";
 import { actorId } from "../../auth/caller.js";
+import { withoutSecretNames } from "../secret/secret-names.js";
 import { secretNamesOfTeam } from "../secret/secret.service.js";
 import { teamById, type Team } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { chainAccess, chainInTeam, CHAIN_ACCESS_RELATIONS, type ChainAccess } from "./chain.relationships.js";
-import { deleteChainRow, findChain, insertChain, insertChainRun, updateChainDefinition, type Chain, type ChainRun } from "./chain.repository.js";
+import {
+  deleteChainRow,
+  findChain,
+  insertChain,
+  insertChainRun,
+  insertChainVersion,
+  listChainRuns,
+  listChainVersions,
+  updateChainDefinition,
+  type Chain,
+  type ChainRun,
+} from "./chain.repository.js";
 
 export const chainRef = (id: string) => ref("chain", id);
 
@@ -40,6 +52,14 @@ export function secretReferences(definition: unknown): string[] {
   return [...names].sort();
 }
 
+/** A definition of the chain (its current one or a version) as the caller may read it: secret names nulled without chain#read_secret_names. */
+export async function readableDefinition(ctx: AppContext, chainId: string, stored: unknown): Promise<unknown> {
+  const definition = stored ?? null;
+  // Only definitions that name a secret cost a check.
+  if (secretReferences(definition).length === 0 || (await ctx.authz.can(chainRef(chainId), "read_secret_names"))) return definition;
+  return withoutSecretNames(definition);
+}
+
 async function validDefinition(ctx: AppContext, teamId: string, definition: unknown): Promise<string | null> {
   if (definition === undefined || definition === null) return null;
   const text = JSON.stringify(definition);
@@ -63,6 +83,7 @@ export async function createChain(ctx: AppContext, teamId: string, name: string,
     "resources_write",
     async ({ tx, relate }) => {
       const chain = await insertChain(tx, { teamId, name: chainName, definition: definitionText, createdBy: actorId(ctx) });
+      await insertChainVersion(tx, { chainId: chain.id, definition: definitionText, changedBy: actorId(ctx) });
       await relate({ add: chainInTeam(chain.id, teamId) });
       return chain;
     },
@@ -79,8 +100,27 @@ export async function updateChain(ctx: AppContext, id: string, definition: unkno
   const chain = await getChain(ctx, id);
   await ctx.authz.require(chainRef(id), "edit");
   const definitionText = await validDefinition(ctx, chain.team_id, definition);
-  return writeTransaction(ctx, (tx) => updateChainDefinition(tx, id, definitionText));
+  return writeTransaction(ctx, async (tx) => {
+    const updated = await updateChainDefinition(tx, id, definitionText);
+    await insertChainVersion(tx, { chainId: id, definition: definitionText, changedBy: actorId(ctx) });
+    return updated;
+  });
 }
+
+export const DEFAULT_RUNS = 50;
+export const MAX_RUNS = 200;
+
+/** The chain's latest runs, newest first: `first` of them (default 50, at most 200). For a chain the caller views. */
+export function latestRuns(ctx: AppContext, chain: Chain, first: number | null | undefined): Promise<ChainRun[]> {
+  const limit = first ?? DEFAULT_RUNS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUNS) throw badInput(`first must be between 1 and ${MAX_RUNS}`);
+  return listChainRuns(ctx.db, chain.id, { limit });
+}
+
+const MAX_VERSIONS = 200;
+
+/** Every definition the chain has had, newest first (bounded: a chain edited more often shows its latest 200). For a chain the caller views. */
+export const chainVersions = (ctx: AppContext, chain: Chain) => listChainVersions(ctx.db, chain.id, MAX_VERSIONS);
 
 /** Records a run (the platform's workers execute it); who started it is kept. */
 export async function runChain(ctx: AppContext, id: string, input: unknown): Promise<ChainRun> {
