@@ -79,7 +79,7 @@ const NONE = "none";
  * model name; a key learns nothing of models and environments outside its scope, which answer
  * as nonexistent ones.
  */
-async function requireDeploy(
+export async function requireDeploy(
   ctx: AppContext,
   team: Team,
   environment: Environment | undefined,
