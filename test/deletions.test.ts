@@ -98,7 +98,7 @@ describe("deleteEnvironment", () => {
 
   it("who cannot view it (a write-only custom role, an INFERENCE_ONLY key, another organization) gets NOT_FOUND as for a ghost id", async () => {
     const id = await environment();
-    for (const key of [cast.WRITER!.key, keys.inference, other.admin.key]) await expectUnseen(key, deleteEnv, id, GHOSTS.env);
+    for (const key of [cast.WRITER!.key, keys.inference!, other.admin.key]) await expectUnseen(key, deleteEnv, id, GHOSTS.env);
   });
 
   it("a key scoped to it alone keeps the deletion from happening (CONFLICT: it would read as unscoped); a key scoped to it and another keeps the other only", async () => {
@@ -134,7 +134,7 @@ describe("deleteTrainingProject", () => {
 
   it("who cannot view it (a write-only custom role, an INFERENCE_ONLY key, another organization) gets NOT_FOUND as for a ghost id", async () => {
     const id = await project();
-    for (const key of [cast.WRITER!.key, keys.inference, other.admin.key]) await expectUnseen(key, deleteProject, id, GHOSTS.trn);
+    for (const key of [cast.WRITER!.key, keys.inference!, other.admin.key]) await expectUnseen(key, deleteProject, id, GHOSTS.trn);
   });
 });
 
@@ -165,6 +165,6 @@ describe("deleteServiceAccount", () => {
 
   it("who cannot view it (a write-only custom role, an INFERENCE_ONLY key, another organization) gets NOT_FOUND as for a ghost id", async () => {
     const bot = await robot("VIEWER");
-    for (const key of [cast.WRITER!.key, keys.inference, other.admin.key]) await expectUnseen(key, deleteAccount, bot.id, GHOSTS.sa);
+    for (const key of [cast.WRITER!.key, keys.inference!, other.admin.key]) await expectUnseen(key, deleteAccount, bot.id, GHOSTS.sa);
   });
 });
