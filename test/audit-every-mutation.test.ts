@@ -36,7 +36,12 @@ beforeAll(async () => {
   await step("grantEnvironmentAccess", "environment.access.grant", `mutation($e: ID!, $u: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
   await step("revokeEnvironmentAccess", "environment.access.revoke", `mutation($e: ID!, $u: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
   const model = (await step("createModel", "model.create", `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: team })).id;
-  await step("deployModel", "model.deploy", `mutation($t: ID!) { deployModel(input: { teamId: $t, modelName: "m", environment: "prod" }) { id } }`, { t: team });
+  const deployment = (await step("deployModel", "model.deploy", `mutation($t: ID!) { deployModel(input: { teamId: $t, modelName: "m", environment: "prod" }) { id } }`, { t: team })).id;
+  const staging = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "staging") { id } }`, { t: team })).createEnvironment.id;
+  const promoted = (await step("promoteDeployment", "deployment.promote", `mutation($d: ID!) { promoteDeployment(id: $d, environment: "staging") { id } }`, { d: deployment })).id;
+  await step("scaleDeployment", "deployment.scale", `mutation($d: ID!) { scaleDeployment(id: $d, config: { replicas: 2 }) { id } }`, { d: deployment });
+  await step("removeDeployment", "deployment.remove", `mutation($d: ID!) { removeDeployment(id: $d) }`, { d: promoted });
+  await step("deleteEnvironment", "environment.delete", `mutation($e: ID!) { deleteEnvironment(id: $e) }`, { e: staging });
   await step("setSecret", "secret.set", `mutation($t: ID!) { setSecret(teamId: $t, name: "S", value: "v") { version } }`, { t: team });
   const chain = (await step("createChain", "chain.create", `mutation($t: ID!) { createChain(teamId: $t, name: "c") { id } }`, { t: team })).id;
   await step("updateChain", "chain.update", `mutation($c: ID!) { updateChain(id: $c, definition: { auth: "none" }) { id } }`, { c: chain });
@@ -48,10 +53,12 @@ beforeAll(async () => {
   await step("cancelChainRun", "chain_run.cancel", `mutation($r: ID!) { cancelChainRun(id: $r) { id } }`, { r: run });
   await step("shareChain", "chain.share", `mutation($c: ID!, $u: ID!) { shareChain(chainId: $c, userId: $u, access: VIEWER) { id } }`, { c: chain, u: user });
   await step("unshareChain", "chain.unshare", `mutation($c: ID!, $u: ID!) { unshareChain(chainId: $c, userId: $u) { id } }`, { c: chain, u: user });
-  await step("createTrainingProject", "training_project.create", `mutation($t: ID!) { createTrainingProject(teamId: $t, name: "p") { id } }`, { t: team });
+  const project = (await step("createTrainingProject", "training_project.create", `mutation($t: ID!) { createTrainingProject(teamId: $t, name: "p") { id } }`, { t: team })).id;
+  await step("deleteTrainingProject", "training_project.delete", `mutation($p: ID!) { deleteTrainingProject(id: $p) }`, { p: project });
   const key = (await step("createApiKey", "api_key.create", `mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: INFERENCE_ONLY }) { apiKey { id } } }`, { t: team })).apiKey.id;
   await step("revokeApiKey", "api_key.revoke", `mutation($k: ID!) { revokeApiKey(id: $k) { id } }`, { k: key });
-  await step("createServiceAccount", "service_account.create", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "bot", role: VIEWER) { apiKey { id } } }`, { t: team });
+  const bot = (await step("createServiceAccount", "service_account.create", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "bot", role: VIEWER) { serviceAccount { id } } }`, { t: team })).serviceAccount.id;
+  await step("deleteServiceAccount", "service_account.delete", `mutation($s: ID!) { deleteServiceAccount(id: $s) }`, { s: bot });
   const role = (await step("createRole", "role.create", `mutation($o: ID!) { createRole(organizationId: $o, name: "R", permissions: ["team:view"]) { id } }`, { o })).id;
   await step("updateRole", "role.update", `mutation($r: ID!) { updateRole(id: $r, permissions: ["audit:read"]) { id } }`, { r: role });
   await step("assignRole", "role.assign", `mutation($r: ID!, $t: ID!, $u: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $u) { role { id } } }`, { r: role, t: team, u: user });

@@ -1,3 +1,4 @@
+import { DEPLOYMENT_OPS, isDeploymentOp, planDeploymentOp } from "./attacker-steps-deployments.js";
 import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type ObjectKind, type OrgRole, type Principal, type Reference, type TeamRole } from "./attacker-reference.js";
 import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-chain-runs.js";
 
@@ -10,6 +11,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", ...CHAIN_RUN_OPS,
+  ...DEPLOYMENT_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -51,6 +53,7 @@ const pick = <T>(items: T[], index: number): T => items[index % items.length]!;
 
 export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
   if (isChainRunOp(step.op)) return planChainRunStep(step, caller, ref);
+  if (isDeploymentOp(step.op)) return planDeploymentOp({ ...step, op: step.op }, caller, ref);
   const kind = (k: ObjectKind) => [...ref.objects.values()].filter((o) => o.kind === k).map((o) => o.id);
   const objectOf = (k: ObjectKind) => pick([...kind(k), ghost(k)], step.object);
   const people = ref.principals.filter((p) => p.kind !== "ANONYMOUS");

@@ -1,11 +1,13 @@
 import type { TestApp } from "./app.js";
+import { seedDeployments } from "./attacker-steps-deployments.js";
 import { Reference, type KeyType, type OrgRole, type Principal, type TeamRole } from "./attacker-reference.js";
 import { seedChainRuns } from "./attacker-steps-chain-runs.js";
 
 /**
  * Builds the attacker model test's world through the API, the way users would, and records
  * it in a Reference. Two organizations, each: the default team (T1) and a second team (T2);
- * on T1 environments `dev` (open) and `prod` (restricted), a model and three chains, the
+ * on T1 environments `dev` (open) and `prod` (restricted), a model deployed to dev, a
+ * training project (attacker-steps-deployments.ts records both) and three chains, the
  * last shared with a VIEWER of T2; a custom role (members and keys management plus a few
  * views) assigned on T1. Organization A holds every kind of principal; organization B the
  * same objects and a smaller cast (a stranger to A in every role that matters).
@@ -46,6 +48,7 @@ async function buildOrg(app: TestApp, ref: Reference, tag: string, full: boolean
   }
   const model = (await call(`mutation($t: ID!) { createModel(teamId: $t, name: "llm") { id } }`, { t: t1 })).createModel.id;
   ref.objects.set(model, { id: model, kind: "model", org, team: t1 });
+  await seedDeployments(app, ref, { admin, team: t1, model, envs: { dev: envs[0]!, prod: envs[1]! } });
   await call(`mutation($t: ID!) { setSecret(teamId: $t, name: "TOKEN", value: "s3cret") { name } }`, { t: t1 });
   const chains: string[] = [];
   for (let i = 0; i < 3; i++) {

@@ -8,6 +8,7 @@ import { PrincipalRef, loadPrincipal } from "../user/user.graphql.js";
 import { listEnvironments, type Environment } from "./environment.repository.js";
 import {
   createEnvironment,
+  deleteEnvironment,
   environmentRef,
   getEnvironment,
   grantEnvironmentAccess,
@@ -66,6 +67,13 @@ builder.mutationFields((t) => ({
     type: EnvironmentRef,
     args: { environmentId: t.arg.id({ required: true }), principalId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => grantEnvironmentAccess(ctx, args.environmentId, args.principalId),
+  }),
+  deleteEnvironment: t.boolean({
+    audit: "environment.delete",
+    description:
+      "Deletes the environment with its deployment history and every relationship on it (team ADMINs: team:manage_environments). CONFLICT while it has active deployments, or while a team key is scoped to it alone (revoke that key first).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteEnvironment(ctx, args.id),
   }),
   revokeEnvironmentAccess: t.field({
     audit: "environment.access.revoke",

@@ -4,20 +4,25 @@ import { describeAudit } from "../audit/audit.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import { notFound } from "../../errors.js";
+import type { Relationship } from "../../authz/model.js";
+import type { Tx } from "../../db/database.js";
+import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { resolveGrantee } from "../team/team-grantee.js";
-import { teamById } from "../team/team.service.js";
+import { teamById, teamRef } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
 import {
+  deleteEnvironmentRow,
   findEnvironment,
   findEnvironmentByName,
   insertEnvironment,
   listEnvironments,
+  lockEnvironment,
+  servesDeployments,
   setEnvironmentRestrictedRow,
   type Environment,
 } from "./environment.repository.js";
@@ -84,6 +89,43 @@ export async function revokeEnvironmentAccess(ctx: AppContext, id: string, princ
   return environment;
 }
 
+/**
+ * Team ADMINs (team#manage_environments) delete an environment that serves no deployment
+ * (CONFLICT otherwise); its history goes with it, and every relationship on it (team,
+ * restriction, grantees, keys' scopes) in the same transaction.
+ */
+export async function deleteEnvironment(ctx: AppContext, id: string): Promise<boolean> {
+  const environment = await getEnvironment(ctx, id);
+  await ctx.authz.require(teamRef(environment.team_id), "manage_environments");
+  const team = (await teamById(ctx.db, environment.team_id))!;
+  describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: id, diff: { name: { before: environment.name, after: null } } });
+  await writeTransaction(ctx, async (tx) => {
+    await lockEnvironment(tx, id);
+    if (await servesDeployments(tx, id)) throw conflict("The environment still has active deployments: remove them first");
+    const remove = await findRelationships(tx, { resource: environmentRef(id) });
+    await refuseStrandedKeys(tx, id, remove);
+    await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
+    await deleteEnvironmentRow(tx, id);
+  });
+  return true;
+}
+
+/**
+ * A key whose environment scope is this environment alone would be left scoped to none.
+ * SpiceDB would let it reach no environment (scope absent is not "unscoped": that is a
+ * relationship of its own), but its scope would read as empty, which ApiKey.environments and
+ * createApiKey mean as "every environment". Refused instead: such keys are revoked first.
+ */
+async function refuseStrandedKeys(tx: Tx, id: string, relationships: Relationship[]): Promise<void> {
+  const keys = relationships.filter((r) => r.relation === "scoped_key").map((r) => r.subject);
+  for (const key of keys) {
+    const scope = await findRelationships(tx, { relations: ["scoped_key"], subject: key });
+    if (scope.filter((r) => r.resource.type === "environment").every((r) => r.resource.id === id)) {
+      throw conflict("A team key is scoped to this environment alone: revoke it (or every such key) first");
+    }
+  }
+}
+
 /** The grantee ids of an environment, from the relationship record. */
 export async function listGranteeIds(ctx: AppContext, id: string): Promise<string[]> {
   const grants = await findRelationships(ctx.db, { resource: environmentRef(id), relations: ["grantee"] });
@@ -92,6 +134,8 @@ export async function listGranteeIds(ctx: AppContext, id: string): Promise<strin
 
 /* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
 
+/** The environment with this id, if any. */
+export const environmentById = findEnvironment;
 /** The team's environments, by name. */
 export const environmentsOfTeam = listEnvironments;
 /** The team's environment of this name, if any. */

@@ -64,6 +64,35 @@ export async function insertDeployment(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Replaces the active deployment `id` with a new version of the same model and environment
+ * carrying `config`. Undefined when `id` is no longer the active one: the update takes the
+ * row's lock, so of two concurrent replacements the second finds it inactive.
+ */
+export async function supersedeDeployment(tx: Tx, id: string, config: unknown, createdBy: string | null): Promise<Deployment | undefined> {
+  const replaced = await deactivateDeployment(tx, id);
+  if (!replaced) return undefined;
+  return insertDeployment(tx, { modelId: replaced.model_id, environmentId: replaced.environment_id, config, createdBy });
+}
+
+/** Marks `id` inactive if it is the active one (its row stays, as history); undefined otherwise. */
+export const deactivateDeployment = (tx: Tx, id: string) =>
+  tx.updateTable("deployments").set({ active: false }).where("id", "=", id).where("active", "=", true).returningAll().executeTakeFirst();
+
+/** The model's deployments in `environmentIds`, newest first, at most `limit`. */
+export const listDeploymentHistory = (db: Db, modelId: string, environmentIds: string[], limit: number) =>
+  environmentIds.length === 0
+    ? Promise.resolve([])
+    : db
+        .selectFrom("deployments")
+        .selectAll()
+        .where("model_id", "=", modelId)
+        .where("environment_id", "in", environmentIds)
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit)
+        .execute();
+
 /** Deletes the model; its deployments go with it (foreign keys cascade). */
 export async function deleteModelRow(tx: Tx, id: string): Promise<void> {
   await tx.deleteFrom("models").where("id", "=", id).execute();

@@ -74,12 +74,13 @@ export async function deployModel(ctx: AppContext, input: DeployInput): Promise<
 const NONE = "none";
 
 /**
- * One bulk check decides, and the refusal tells only what the caller may know: a caller who
+ * The one deploy decision: deployModel, and promote, scale and remove (deployment.service.ts)
+ * for their target environment. One bulk check decides, and the refusal tells only what the caller may know: a caller who
  * may not view the team (billing admins and chain guests browse it) learns no environment or
  * model name; a key learns nothing of models and environments outside its scope, which answer
  * as nonexistent ones.
  */
-async function requireDeploy(
+export async function requireDeploy(
   ctx: AppContext,
   team: Team,
   environment: Environment | undefined,

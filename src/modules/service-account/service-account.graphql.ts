@@ -3,6 +3,7 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { ApiKeyRef } from "../api-key/api-key.graphql.js";
 import { TeamRef, TeamRoleEnum } from "../team/team.graphql.js";
 import { teamMembershipOf, teamRef } from "../team/team.service.js";
+import { deleteServiceAccount } from "../team/team-membership.service.js";
 import { PrincipalKind, PrincipalRef } from "../user/user.graphql.js";
 import { listServiceAccounts, type ServiceAccount } from "./service-account.repository.js";
 import { createServiceAccount, getServiceAccount, serviceAccountRef } from "./service-account.service.js";
@@ -49,5 +50,15 @@ builder.mutationField("createServiceAccount", (t) =>
     type: CreateServiceAccountPayload,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), role: t.arg({ type: TeamRoleEnum, required: true }) },
     resolve: (_root, args, ctx) => createServiceAccount(ctx, args.teamId, args.name, args.role),
+  }),
+);
+
+builder.mutationField("deleteServiceAccount", (t) =>
+  t.boolean({
+    audit: "service_account.delete",
+    description:
+      "Deletes the service account and its keys (they fail from the next request on). Needs team:manage_keys and, as removing a member does, everything its role confers.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteServiceAccount(ctx, args.id),
   }),
 );

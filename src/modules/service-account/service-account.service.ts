@@ -20,7 +20,8 @@ export const getServiceAccount = (ctx: AppContext, id: string): Promise<ServiceA
 /**
  * A non-human member of one team, with a team role there, acting through its keys. Created
  * with its first key (shown once). Removing it from the team (removeTeamMember) leaves it no
- * permission anywhere.
+ * permission anywhere, and so does deleting it (deleteServiceAccount, which shares that
+ * removal: team-membership.service.ts).
  */
 export async function createServiceAccount(ctx: AppContext, teamId: string, name: string, role: TeamRole) {
   const accountName = validName(name, "service account name");

@@ -10,11 +10,11 @@ import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { keyIdsOfServiceAccount } from "../api-key/api-key.service.js";
 import { permissionsOfRoles, removeRoleAssignmentsInTeam } from "../role/role.service.js";
-import { removeServiceAccountRow } from "../service-account/service-account.service.js";
+import { getServiceAccount, removeServiceAccountRow } from "../service-account/service-account.service.js";
 import { resolveGrantee } from "./team-grantee.js";
 import { teamRole } from "./team.relationships.js";
 import { deleteTeamMembership, findTeamMembership, updateTeamMembershipRole, type TeamMembership } from "./team.repository.js";
-import { getBrowsableTeam, joinTeam, teamRef } from "./team.service.js";
+import { getBrowsableTeam, joinTeam, teamById, teamRef, type Team } from "./team.service.js";
 
 export async function addTeamMember(ctx: AppContext, teamId: string, principalId: string, role: TeamRole): Promise<TeamMembership> {
   const team = await getBrowsableTeam(ctx, teamId);
@@ -80,7 +80,26 @@ async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: Ob
 export async function removeTeamMember(ctx: AppContext, teamId: string, principalId: string): Promise<boolean> {
   const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_members");
-  const current = await existingMembership(ctx, teamId, principalId);
+  await takeOutOfTeam(ctx, team, await existingMembership(ctx, teamId, principalId));
+  return true;
+}
+
+/**
+ * Deletes a service account: what removeTeamMember does to it (it leaves its one team, its
+ * keys and every relationship of it and of them go in one transaction, so its keys fail from
+ * the next request on), gated as createServiceAccount is (team#manage_keys) plus the
+ * no-escalation rule of removal. NOT_FOUND for whoever cannot view the account.
+ */
+export async function deleteServiceAccount(ctx: AppContext, id: string): Promise<boolean> {
+  const account = await getServiceAccount(ctx, id);
+  const team = (await teamById(ctx.db, account.team_id))!;
+  await ctx.authz.require(teamRef(team.id), "manage_keys");
+  await takeOutOfTeam(ctx, team, await existingMembership(ctx, team.id, id));
+  return true;
+}
+
+async function takeOutOfTeam(ctx: AppContext, team: Team, current: TeamMembership): Promise<void> {
+  const { team_id: teamId, principal_id: principalId } = current;
   const principal = ref(current.principal_type, principalId);
   await requireCanTakeAway(ctx, teamId, principal, current.role);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
@@ -96,5 +115,4 @@ export async function removeTeamMember(ctx: AppContext, teamId: string, principa
     }
     await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
   });
-  return true;
 }

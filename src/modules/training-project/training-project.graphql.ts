@@ -2,7 +2,7 @@ import { builder } from "../../graphql/builder.js";
 import { scopeKey } from "../../graphql/scope-keys.js";
 import { TeamRef } from "../team/team.graphql.js";
 import type { TrainingProject } from "./training-project.repository.js";
-import { createTrainingProject, getTrainingProject, trainingProjectRef, visibleTrainingProjects } from "./training-project.service.js";
+import { createTrainingProject, deleteTrainingProject, getTrainingProject, trainingProjectRef, visibleTrainingProjects } from "./training-project.service.js";
 
 const TrainingProjectRef = builder.objectRef<TrainingProject>("TrainingProject");
 
@@ -30,5 +30,14 @@ builder.mutationField("createTrainingProject", (t) =>
     type: TrainingProjectRef,
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => createTrainingProject(ctx, args.teamId, args.name),
+  }),
+);
+
+builder.mutationField("deleteTrainingProject", (t) =>
+  t.boolean({
+    audit: "training_project.delete",
+    description: "Deletes the training project (resources:delete on its team).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => deleteTrainingProject(ctx, args.id),
   }),
 );

@@ -16,3 +16,7 @@ export const insertTrainingProject = (tx: Tx, values: { teamId: string; name: st
     .values({ id: newId("TrainingProject"), team_id: values.teamId, name: values.name })
     .returningAll()
     .executeTakeFirstOrThrow();
+
+export async function deleteTrainingProjectRow(tx: Tx, id: string): Promise<void> {
+  await tx.deleteFrom("training_projects").where("id", "=", id).execute();
+}

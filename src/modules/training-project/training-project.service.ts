@@ -3,8 +3,12 @@ import { ref } from "../../authz/model.js";
 import type { AppContext } from "../../context.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
+import { findRelationships } from "../../authz/relationship.repository.js";
+import { writeRelationships } from "../../authz/relationship-writes.js";
+import { writeTransaction } from "../../write.js";
+import { teamById } from "../team/team.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
-import { findTrainingProject, insertTrainingProject, listTrainingProjects, type TrainingProject } from "./training-project.repository.js";
+import { deleteTrainingProjectRow, findTrainingProject, insertTrainingProject, listTrainingProjects, type TrainingProject } from "./training-project.repository.js";
 
 export const trainingProjectRef = (id: string) => ref("training_project", id);
 
@@ -30,3 +34,16 @@ export async function createTrainingProject(ctx: AppContext, teamId: string, nam
 /** The team's training projects the caller may view, by name (one bulk check). */
 export const visibleTrainingProjects = async (ctx: AppContext, teamId: string): Promise<TrainingProject[]> =>
   ctx.authz.filter(await listTrainingProjects(ctx.db, teamId), (project) => trainingProjectRef(project.id), "view");
+
+/** Deletes the project and every relationship that points at it (training_project#delete: resources:delete). */
+export async function deleteTrainingProject(ctx: AppContext, id: string): Promise<boolean> {
+  const project = await getTrainingProject(ctx, id);
+  await ctx.authz.require(trainingProjectRef(id), "delete");
+  const team = (await teamById(ctx.db, project.team_id))!;
+  await writeTransaction(ctx, async (tx) => {
+    const remove = await findRelationships(tx, { resource: trainingProjectRef(id) });
+    await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
+    await deleteTrainingProjectRow(tx, id);
+  });
+  return true;
+}
