@@ -111,6 +111,10 @@ const CASES: Record<string, Case> = {
   "team metrics:read": { holder: role("Metrics", ["metrics:read"]), lacking: role("JustView2", ["team:view"]), run: (k) => gateway(k, "metrics:read") },
   "team models:invoke": { holder: role("Invoker", ["models:invoke"]), lacking: role("JustView3", ["team:view"]), run: (k) => gateway(k, "model:invoke") },
   "team chains:run": { holder: role("Runner", ["team:view", "chains:run"]), lacking: role("JustView4", ["team:view"]), run: (k) => succeeded(k, `mutation($c: ID!) { runChain(id: $c) { id } }`, { c: chain }) },
+  "team results:export": {
+    holder: role("Exporter", ["team:view", "results:export"]), lacking: role("JustView12", ["team:view", "chains:run"]),
+    run: async (k) => (await app.http(`/v1/chains/${chain}/runs/export`, { headers: { authorization: `Bearer ${k}` } })).status === 200,
+  },
   "team resources:write": { holder: role("Writer", ["team:view", "resources:write"]), lacking: role("JustView5", ["team:view"]), run: (k) => succeeded(k, `mutation($t: ID!, $n: String!) { createModel(teamId: $t, name: $n) { id } }`, { t: team, n: `w${Math.random()}` }) },
   "team resources:delete": { holder: role("Deleter", ["team:view", "resources:delete"]), lacking: role("JustView6", ["team:view"]), run: async (k) => succeeded(k, `mutation($m: ID!) { deleteModel(id: $m) }`, { m: await fresh("model") }) },
   "team secrets:read_names": { holder: role("Names", ["team:view", "secrets:read_names"]), lacking: role("JustView7", ["team:view"]), run: (k) => succeeded(k, `query($t: ID!) { team(id: $t) { secrets { name } } }`, { t: team }) },

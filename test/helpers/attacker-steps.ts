@@ -10,7 +10,7 @@ import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-
 export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
-  "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", ...CHAIN_RUN_OPS,
+  "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
   ...DEPLOYMENT_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
@@ -265,6 +265,16 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
         query: `mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`, variables: { r: role, t: team, p: subjectId },
         allowed: decide(orgAdmin(org) && holds(team, perms), teamOrg === org && member(subject, team)), target: roleTarget, other: otherPrincipal(org), subject,
         apply: () => void ref.assignments.add(`${role}|${team}|${subjectId}`),
+      };
+    }
+    case "setBillingEmail": {
+      // Not a grant: billing:manage (org ADMIN, BILLING_ADMIN); a malformed address is refused either way.
+      const org = objectOf("org");
+      const valid = step.choice % 4 !== 0;
+      return {
+        query: `mutation($o: ID!, $e: String) { setBillingEmail(organizationId: $o, email: $e) { id } }`,
+        variables: { o: org, e: valid ? `billing-${step.choice}@example.test` : "not an address" },
+        allowed: decide(ref.orgPerms(caller, org).has("billing:manage"), valid), target: orgTarget(org), apply: () => {}, harmless: true,
       };
     }
     case "renameTeam":

@@ -46,8 +46,9 @@ export async function renameOrganization(ctx: AppContext, id: string, name: stri
  */
 export async function setBillingEmail(ctx: AppContext, id: string, email: string | null): Promise<Organization> {
   expectId(id, "Organization");
-  const address = email === null ? null : validEmail(email);
+  // Authorized first: a stranger learns nothing from the shape of its input, not even whether it is valid.
   await ctx.authz.require(orgRef(id), "billing_manage");
+  const address = email === null ? null : validEmail(email);
   const before = await findOrganization(ctx.db, id);
   describeAudit(ctx, { orgId: id, targetId: id, diff: { billingEmail: { before: before?.billing_email ?? null, after: address } } });
   return writeTransaction(ctx, (tx) => updateBillingEmail(tx, id, address));
