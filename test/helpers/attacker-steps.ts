@@ -101,6 +101,8 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
         apply: () => {
           ref.teamRole.delete(`${team}|${subjectId}`);
           for (const o of ref.objects.values()) if (o.kind === "env" && o.team === team) ref.grantees.delete(`${o.id}|${subjectId}`);
+          // Its custom roles on the team go with it (team-membership.service.ts).
+          for (const r of ref.rolePerms.keys()) ref.assignments.delete(`${r}|${team}|${subjectId}`);
         },
       };
     }
@@ -263,7 +265,9 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
       const perms = ref.rolePerms.get(role)?.perms ?? [];
       return {
         query: `mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`, variables: { r: role, t: team, p: subjectId },
-        allowed: decide(orgAdmin(org) && holds(team, perms), teamOrg === org && member(subject, team)), target: roleTarget, other: otherPrincipal(org), subject,
+        // Assigning a role the principal already holds there is CONFLICT.
+        allowed: decide(orgAdmin(org) && holds(team, perms), teamOrg === org && member(subject, team) && !ref.assignments.has(`${role}|${team}|${subjectId}`)),
+        target: roleTarget, other: otherPrincipal(org), subject,
         apply: () => void ref.assignments.add(`${role}|${team}|${subjectId}`),
       };
     }
