@@ -120,6 +120,15 @@ describe("who may not even see a deployment gets NOT_FOUND, as for a ghost id", 
     }
   });
 
+  it("the same write-only role cannot deploy what it could not see afterwards: FORBIDDEN, and nothing is written", async () => {
+    const rows = async () => (await app.orgraph.deps.db.selectFrom("deployments").select("id").execute()).length;
+    const before = await rows();
+    // Without a teamId the team is inferred from where the caller may write; the answer must not be a write followed by NOT_FOUND.
+    const answer = await app.gql(cast.WRITER!.key, `mutation { deployModel(input: { modelName: "invisible", environment: "staging" }) { id } }`);
+    expect(codes(answer)).toEqual(["FORBIDDEN"]);
+    expect(await rows()).toBe(before);
+  });
+
   it("an INFERENCE_ONLY key, a key scoped to another environment, and another organization's admin: NOT_FOUND", async () => {
     const id = (await app.ok(org.admin.key, promote, { d: await stagingDeployment(), e: "production" })).promoteDeployment.id;
     for (const key of [keys.inference, keys.stagingOnly, other.admin.key]) {

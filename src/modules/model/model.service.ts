@@ -98,7 +98,9 @@ export async function requireDeploy(
     ctx.authz.can(environmentObject, "manage"),
   ]);
   const mayWrite = existing ? mayEdit : mayCreate;
-  if (environment && mayWrite && mayManage) return environment;
+  // Allowed only where the caller also sees what it deploys: a writer who may not view the team,
+  // the environment or the model would otherwise change it and then be answered NOT_FOUND.
+  if (environment && mayWrite && mayManage && viewsTeam && viewsEnvironment && (!existing || viewsModel)) return environment;
   if (!viewsTeam) throw forbidden("You are not allowed to deploy in this team");
   if (!environment || !viewsEnvironment) throw badInput(`The team has no environment named "${environmentName}"; team ADMINs create environments`);
   // An existing model the caller may not view (outside a key's scope) answers as a new name would.
