@@ -45,7 +45,7 @@ export const listTeamApiKeys = (db: Db, teamId: string) =>
   db.selectFrom("api_keys").selectAll().where("team_id", "=", teamId).orderBy("id").execute();
 
 /** Which of `ids` are environments or models (`table`) of the team. */
-export const findScopeIdsInTeam = (db: Db, table: "environments" | "models", teamId: string, ids: string[]) =>
+export const findScopeIdsInTeam = (db: Db | Tx, table: "environments" | "models", teamId: string, ids: string[]) =>
   db.selectFrom(table).select("id").where("team_id", "=", teamId).where("id", "in", ids).execute();
 
 /** The environments among a key's scope ids, by name. */

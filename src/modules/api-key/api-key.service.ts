@@ -1,10 +1,10 @@
-import { ref } from "../../authz/model.js";
+import { ref, type ObjectRef, type Relationship } from "../../authz/model.js";
 import { KEY_TYPE_GRANTS, requireDominates, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
 import type { Tx } from "../../db/database.js";
-import { badInput } from "../../errors.js";
+import { badInput, conflict } from "../../errors.js";
 import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
@@ -12,7 +12,7 @@ import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { environmentsOfTeam } from "../environment/environment.service.js";
 import { serviceAccountById, serviceAccountRef } from "../service-account/service-account.service.js";
-import { getBrowsableTeam, teamById, teamRef, type Team } from "../team/team.service.js";
+import { getBrowsableTeam, lockTeamScopes, teamById, teamRef, type Team } from "../team/team.service.js";
 import { apiKeyRelationships, type KeyScope } from "./api-key.relationships.js";
 import {
   findKeyIdsOfServiceAccount,
@@ -84,9 +84,15 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     if (!input.type) throw badInput("A team key needs a type: FULL_ACCESS, INFERENCE_ONLY or METRICS_ONLY");
     await requireHeld(ctx.authz, teamRef(team.id), KEY_TYPE_GRANTS[input.type], `create a ${input.type} key`);
     const scope = { environmentIds: await scopeIds(ctx, team, "environments", input.environmentIds), modelIds: await scopeIds(ctx, team, "models", input.modelIds) };
-    return writeTransaction(ctx, (tx) =>
-      issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at }, { team, scope }),
-    );
+    return writeTransaction(ctx, async (tx) => {
+      // Under the team's scope lock, the scope is read again: an environment or model deleted
+      // meanwhile would otherwise leave the new key scoped to nothing (read as "every one").
+      await lockTeamScopes(tx, team.id);
+      for (const [table, ids] of [["environments", scope.environmentIds], ["models", scope.modelIds]] as const) {
+        if (ids && (await findScopeIdsInTeam(tx, table, team.id, ids)).length !== ids.length) throw conflict(`A scoped ${table.slice(0, -1)} was deleted meanwhile`);
+      }
+      return issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at }, { team, scope });
+    });
   }
 
   const user = requireUser(ctx);
@@ -161,3 +167,19 @@ export const recordKeysLastUsed = recordLastUsed;
 export { revokeKeysMintedBy };
 /** The ids of the service account's keys, revoked or not. */
 export const keyIdsOfServiceAccount = findKeyIdsOfServiceAccount;
+
+/**
+ * Refuses to delete a scope target (an environment or a model) that some team key is scoped to
+ * alone: the key would be left scoped to none. SpiceDB would let it reach nothing (no scope is
+ * not "unscoped", which is a relationship of its own), but its scope would read as empty, which
+ * ApiKey.environments / models and createApiKey mean as "every one". Such keys are revoked
+ * first. Call it under lockTeamScopes, with the relationships on the target.
+ */
+export async function refuseStrandingKeys(tx: Tx, target: ObjectRef, onTarget: Relationship[]): Promise<void> {
+  for (const key of onTarget.filter((r) => r.relation === "scoped_key").map((r) => r.subject)) {
+    const scope = await findRelationships(tx, { relations: ["scoped_key"], subject: key });
+    if (scope.filter((r) => r.resource.type === target.type).every((r) => r.resource.id === target.id)) {
+      throw conflict(`A team key is scoped to this ${target.type} alone: revoke it (or every such key) first`);
+    }
+  }
+}

@@ -60,7 +60,7 @@ function validResult(result: unknown): string | null | undefined {
   if (result === undefined) return undefined;
   if (result === null) return null;
   const text = JSON.stringify(result);
-  if (text.length > MAX_RESULT_BYTES) throw badInput(`A chain run result must be at most ${MAX_RESULT_BYTES} bytes`);
+  if (Buffer.byteLength(text, "utf8") > MAX_RESULT_BYTES) throw badInput(`A chain run result must be at most ${MAX_RESULT_BYTES} bytes`);
   return text;
 }
 

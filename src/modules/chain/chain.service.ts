@@ -63,7 +63,7 @@ export async function readableDefinition(ctx: AppContext, chainId: string, store
 async function validDefinition(ctx: AppContext, teamId: string, definition: unknown): Promise<string | null> {
   if (definition === undefined || definition === null) return null;
   const text = JSON.stringify(definition);
-  if (text.length > MAX_DEFINITION_BYTES) throw badInput(`A chain definition must be at most ${MAX_DEFINITION_BYTES} bytes`);
+  if (Buffer.byteLength(text, "utf8") > MAX_DEFINITION_BYTES) throw badInput(`A chain definition must be at most ${MAX_DEFINITION_BYTES} bytes`);
   const referenced = secretReferences(definition);
   if (referenced.length > 0) {
     const known = new Set(await secretNamesOfTeam(ctx.db, teamId));
@@ -127,7 +127,7 @@ export async function runChain(ctx: AppContext, id: string, input: unknown): Pro
   await getChain(ctx, id);
   await ctx.authz.require(chainRef(id), "run");
   const inputText = input === undefined || input === null ? null : JSON.stringify(input);
-  if (inputText && inputText.length > MAX_DEFINITION_BYTES) throw badInput(`A chain input must be at most ${MAX_DEFINITION_BYTES} bytes`);
+  if (inputText && Buffer.byteLength(inputText, "utf8") > MAX_DEFINITION_BYTES) throw badInput(`A chain input must be at most ${MAX_DEFINITION_BYTES} bytes`);
   return writeTransaction(ctx, (tx) => insertChainRun(tx, { chainId: id, input: inputText, startedBy: actorId(ctx) }));
 }
 

@@ -4,15 +4,14 @@ import { describeAudit } from "../audit/audit.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { Relationship } from "../../authz/model.js";
-import type { Tx } from "../../db/database.js";
 import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { resolveGrantee } from "../team/team-grantee.js";
-import { teamById, teamRef } from "../team/team.service.js";
+import { lockTeamScopes, teamById, teamRef } from "../team/team.service.js";
+import { refuseStrandingKeys } from "../api-key/api-key.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { environmentGrantee, environmentInTeam, unrestricted } from "./environment.relationships.js";
 import {
@@ -97,33 +96,21 @@ export async function revokeEnvironmentAccess(ctx: AppContext, id: string, princ
 export async function deleteEnvironment(ctx: AppContext, id: string): Promise<boolean> {
   const environment = await getEnvironment(ctx, id);
   await ctx.authz.require(teamRef(environment.team_id), "manage_environments");
+  // Deleting a restricted environment lifts its restriction in effect (a new one of the same
+  // name starts unrestricted): it needs what lifting it needs.
+  if (environment.restricted) await requireHeld(ctx.authz, environmentRef(id), ENVIRONMENT_GRANT, "delete a restricted environment");
   const team = (await teamById(ctx.db, environment.team_id))!;
   describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: id, diff: { name: { before: environment.name, after: null } } });
   await writeTransaction(ctx, async (tx) => {
+    await lockTeamScopes(tx, team.id);
     await lockEnvironment(tx, id);
     if (await servesDeployments(tx, id)) throw conflict("The environment still has active deployments: remove them first");
     const remove = await findRelationships(tx, { resource: environmentRef(id) });
-    await refuseStrandedKeys(tx, id, remove);
+    await refuseStrandingKeys(tx, environmentRef(id), remove);
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
     await deleteEnvironmentRow(tx, id);
   });
   return true;
-}
-
-/**
- * A key whose environment scope is this environment alone would be left scoped to none.
- * SpiceDB would let it reach no environment (scope absent is not "unscoped": that is a
- * relationship of its own), but its scope would read as empty, which ApiKey.environments and
- * createApiKey mean as "every environment". Refused instead: such keys are revoked first.
- */
-async function refuseStrandedKeys(tx: Tx, id: string, relationships: Relationship[]): Promise<void> {
-  const keys = relationships.filter((r) => r.relation === "scoped_key").map((r) => r.subject);
-  for (const key of keys) {
-    const scope = await findRelationships(tx, { relations: ["scoped_key"], subject: key });
-    if (scope.filter((r) => r.resource.type === "environment").every((r) => r.resource.id === id)) {
-      throw conflict("A team key is scoped to this environment alone: revoke it (or every such key) first");
-    }
-  }
 }
 
 /** The grantee ids of an environment, from the relationship record. */

@@ -9,7 +9,8 @@ import { writeTransaction } from "../../write.js";
 import type { Environment } from "../environment/environment.repository.js";
 import { environmentByName, environmentRef } from "../environment/environment.service.js";
 import { actorId } from "../../auth/caller.js";
-import { getBrowsableTeam, teamById, teamRef, teamsByIds, type Team } from "../team/team.service.js";
+import { getBrowsableTeam, lockTeamScopes, teamById, teamRef, teamsByIds, type Team } from "../team/team.service.js";
+import { refuseStrandingKeys } from "../api-key/api-key.service.js";
 import { writeInTeam } from "../team/write-in-team.js";
 import { modelInTeam } from "./model.relationships.js";
 import { deleteModelRow, findModel, findModelByName, insertDeployment, insertModel, teamsWithModelNamed, type Deployment, type Model } from "./model.repository.js";
@@ -133,7 +134,9 @@ export async function deleteModel(ctx: AppContext, id: string): Promise<boolean>
   await ctx.authz.require(modelRef(id), "delete");
   const team = (await teamById(ctx.db, model.team_id))!;
   await writeTransaction(ctx, async (tx) => {
+    await lockTeamScopes(tx, team.id);
     const remove = await findRelationships(tx, { resource: modelRef(id) });
+    await refuseStrandingKeys(tx, modelRef(id), remove);
     await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove });
     await deleteModelRow(tx, id);
   });

@@ -110,3 +110,8 @@ export const deleteMembershipsInOrg = (tx: Tx, orgId: string, principalId: strin
     .where("principal_id", "=", principalId)
     .where("team_id", "in", (eb) => eb.selectFrom("teams").select("id").where("org_id", "=", orgId))
     .execute();
+
+/** Locks the team's row until the transaction ends (serializes changes to its keys' scopes). */
+export async function lockTeamRow(tx: Tx, teamId: string): Promise<void> {
+  await tx.selectFrom("teams").select("id").where("id", "=", teamId).forUpdate().execute();
+}

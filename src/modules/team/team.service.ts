@@ -21,6 +21,7 @@ import {
   insertTeam,
   deleteTeamRow,
   insertTeamMembership,
+  lockTeamRow,
   listCandidateTeams,
   listMembershipsInOrg,
   renameTeamRow,
@@ -142,3 +143,9 @@ export async function joinTeam(tx: Tx, team: Pick<Team, "id" | "org_id">, princi
 export async function leaveTeamsOf(tx: Tx, orgId: string, principalId: string): Promise<void> {
   await deleteMembershipsInOrg(tx, orgId, principalId);
 }
+
+/**
+ * Serializes, per team, the changes that can change what a team key's scope means: creating a
+ * scoped key, deleting an environment or a model. Each takes this lock before it reads scopes.
+ */
+export const lockTeamScopes = lockTeamRow;
