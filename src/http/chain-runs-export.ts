@@ -1,4 +1,4 @@
-import { authenticateRequest } from "../auth/authenticate.js";
+import { routeCaller } from "./route-caller.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
@@ -17,15 +17,8 @@ export const isChainRunsExportPath = (pathname: string) => PATH.test(pathname);
 export async function chainRunsExportResponse(deps: AppDeps, jwt: JwtVerifier | undefined, request: Request, pathname: string): Promise<Response> {
   const json = (body: unknown, status: number) => Response.json(body, { status });
   if (request.method !== "GET") return json({ error: "Use GET" }, 405);
-  let caller;
-  try {
-    caller = await authenticateRequest(deps, jwt, request.headers.get("authorization"));
-  } catch (error) {
-    // An identity provider that cannot be reached is an outage, not a bad credential.
-    if (errorCode(error) === "AUTHZ_UNAVAILABLE") return json({ error: "Authorization is unavailable" }, 503);
-    return json({ error: "Missing or invalid credentials" }, 401);
-  }
-  if (!caller.principal) return json({ error: "Missing or invalid credentials" }, 401);
+  const caller = await routeCaller(deps, jwt, request);
+  if (caller instanceof Response) return caller;
   let chainId: string;
   try {
     chainId = decodeURIComponent(PATH.exec(pathname)![1]!);

@@ -1,12 +1,11 @@
 import type { Plugin } from "graphql-yoga";
-import { authenticateRequest } from "../auth/authenticate.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { AppDeps } from "../context.js";
 import { probeDatabase } from "../db/probe.js";
-import { errorCode } from "../errors.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
+import { routeCaller } from "./route-caller.js";
 
 /**
  * The non-GraphQL endpoints, as a yoga plugin so that one fetch handler (and `yoga.fetch` in
@@ -34,15 +33,8 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/v1/audit/export") {
-        let caller;
-        try {
-          caller = await authenticateRequest(deps, jwt, request.headers.get("authorization"));
-        } catch (error) {
-          // An identity provider that cannot be reached is an outage, not a bad credential.
-          if (errorCode(error) === "AUTHZ_UNAVAILABLE") return json({ error: "Authorization is unavailable" }, 503);
-          return json({ error: "Missing or invalid credentials" }, 401);
-        }
-        endResponse(await auditExportResponse(deps.db, caller.authz, caller.principal, url));
+        const caller = await routeCaller(deps, jwt, request);
+        endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));
       } else if (isChainRunsExportPath(url.pathname)) {
         endResponse(await chainRunsExportResponse(deps, jwt, request, url.pathname));
       } else if (url.pathname === "/v1/authorize") {
