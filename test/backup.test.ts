@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -100,10 +101,21 @@ describe("npm run backup, npm run restore (embedded default)", () => {
     expect(readFileSync(backupFile()).equals(before)).toBe(true);
   });
 
+  it("with ORGRAPH_SECRET_KEY set, backup and restore both say that key is not in the file and must be kept with it", async () => {
+    const secretKey = randomBytes(32).toString("base64");
+    const backup = await runScript("backup", ["--out", folder("env-key.backup")], { ...embedded(folder("original")), ORGRAPH_SECRET_KEY: secretKey });
+    expect(backup.code).toBe(0);
+    expect(backup.stdout).toContain("ORGRAPH_SECRET_KEY is set and is not in the file: keep it with the backup");
+    const restore = await runScript("restore", ["--in", folder("env-key.backup")], { ...embedded(folder("env-key-restored")), ORGRAPH_SECRET_KEY: secretKey });
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toContain("start the restored server with the same ORGRAPH_SECRET_KEY");
+  });
+
   it("restore into a fresh folder answers every permission, gateway decision and secret as the original", async () => {
     const result = await runScript("restore", ["--in", backupFile()], embedded(folder("restored")));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
+    expect(readdirSync(folder("restored")).sort()).toEqual(["pgdata", "secret.key"]);
     expect(statSync(join(folder("restored"), "secret.key")).mode & 0o777).toBe(0o600);
     expect(leftovers()).toEqual([]);
 

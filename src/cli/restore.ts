@@ -39,10 +39,10 @@ async function main(): Promise<void> {
   };
   let staging: string | undefined;
   try {
-    const present = readdirSync(target).filter((name) => name !== LOCK_FILE);
     if (holdsEmbeddedDatabase(target)) {
       throw new Refusal(`The data folder ${target} already holds a database: a restore never overwrites one. Restore into a new folder (ORGRAPH_DATA_DIR), or move this one away first.`);
     }
+    const present = readdirSync(target).filter((name) => name !== LOCK_FILE);
     if (present.length > 0) throw new Refusal(`The data folder ${target} is not empty (${present.join(", ")}): a restore never overwrites. Restore into a new folder (ORGRAPH_DATA_DIR).`);
 
     staging = mkdtempSync(join(dirname(target), `.${basename(target)}.restoring-`));
@@ -63,7 +63,6 @@ async function main(): Promise<void> {
     if (!existed) removeIfEmpty(target);
     throw error;
   }
-  release();
   console.log(`Restored ${source} (made ${manifest.createdAt}) into ${target}. Start the server with ORGRAPH_DATA_DIR=${target}.`);
   if (manifest.secretKeyFromEnvironment) {
     console.log("The backup was made while ORGRAPH_SECRET_KEY was set: start the restored server with the same ORGRAPH_SECRET_KEY, or its secrets cannot be decrypted.");
