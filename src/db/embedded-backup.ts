@@ -6,7 +6,7 @@ import { BackupFileError } from "./backup-file.js";
 /** Where PGlite keeps its files inside the data folder (connect.ts opens the same path). */
 export const pgdataOf = (dataDir: string) => join(dataDir, "pgdata");
 
-/** True when the data folder holds an embedded database (Postgres writes PG_VERSION first and removes it never). */
+/** True when the data folder holds an embedded database (PG_VERSION marks a Postgres data directory). */
 export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(pgdataOf(dataDir), "PG_VERSION"));
 
 /**
