@@ -31,6 +31,9 @@ export class SecretBox {
   }
 }
 
+/** The generated key's file in the data folder (a backup of the folder carries it). */
+export const secretKeyPath = (dataDir: string) => join(dataDir, "secret.key");
+
 /**
  * The key: ORGRAPH_SECRET_KEY (32 bytes, base64) when set. Otherwise one generated once into
  * the data folder, with a warning: fine for one machine, but every API server must share the
@@ -38,7 +41,7 @@ export class SecretBox {
  */
 export function loadSecretKey(configured: string | undefined, dataDir: string, logger: Logger): Buffer {
   if (configured) return Buffer.from(configured, "base64");
-  const path = join(dataDir, "secret.key");
+  const path = secretKeyPath(dataDir);
   if (!existsSync(path)) {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(path, randomBytes(32).toString("base64"), { mode: 0o600 });

@@ -3,6 +3,9 @@ import { join } from "node:path";
 
 export class DataDirLockedError extends Error {}
 
+/** The lock's file in the data folder: not part of the data (a backup leaves it out). */
+export const LOCK_FILE = "orgraph.lock";
+
 /**
  * The embedded Postgres and the in-memory SpiceDB belong to one process: a second process on
  * the same data folder would corrupt PGlite's files and serve permissions that the first one
@@ -13,7 +16,7 @@ export class DataDirLockedError extends Error {}
  */
 export function lockDataDir(dataDir: string, holder: string): () => void {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, "orgraph.lock");
+  const path = join(dataDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx");

@@ -30,11 +30,17 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** An in-process Orgraph on a database of its own, spoken to through `yoga.fetch`. */
+/**
+ * An in-process Orgraph on a database of its own, spoken to through `yoga.fetch`.
+ * `embeddedDataDir`: the embedded default (PGlite) in that folder, whatever DATABASE_URL the
+ * suite runs with; the folder is the caller's, and close() leaves it in place.
+ */
 export async function startTestApp(
-  options: { env?: Record<string, string>; wrapAuthzClient?: (client: AuthzClient) => AuthzClient } = {},
+  options: { env?: Record<string, string>; wrapAuthzClient?: (client: AuthzClient) => AuthzClient; embeddedDataDir?: string } = {},
 ): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database: TestDatabase = options.embeddedDataDir
+    ? { databaseUrl: undefined, dataDir: options.embeddedDataDir, drop: async () => {} }
+    : await createTestDatabase();
   const config = loadConfig({
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ORGRAPH_DATA_DIR: database.dataDir,
