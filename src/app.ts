@@ -5,7 +5,7 @@ import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { AuthenticationError, authenticateRequest } from "./auth/authenticate.js";
 import type { JwtVerifier } from "./auth/jwt.js";
 import type { AppContext, AppDeps } from "./context.js";
-import { unauthenticated } from "./errors.js";
+import { SPEC_CODES, unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
 import { clientAddressOf, trustedProxyList } from "./http/client-address.js";
@@ -13,9 +13,7 @@ import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
 import { createAuthorizeEndpoint, createHttpListener, type AuthorizeEndpoint } from "./http/authorize-endpoint.js";
-
-// The spec's codes, and RATE_LIMITED (an HTTP 429 answer, with Retry-After).
-const SPEC_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE", "RATE_LIMITED"]);
+import { instrumentListener, useGraphQLMetrics } from "./observability/http-metrics.js";
 
 interface GraphQLErrorShape {
   name?: string;
@@ -30,7 +28,7 @@ export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { au
 
 /** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
-  const limits = new RateLimits(deps.config.limits);
+  const limits = new RateLimits(deps.config.limits, (kind) => deps.metrics.countRateLimited(kind));
   const authorize = createAuthorizeEndpoint(deps, options.jwt, limits);
   const trustedProxies = trustedProxyList(deps.config.trustedProxies);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
@@ -38,7 +36,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps, options.jwt, authorize), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
+    plugins: [useOrgraphRoutes(deps, options.jwt, authorize), useGraphQLMetrics(deps.metrics), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
     // Served by the Node listener, the server context carries Node's `req` (its peer address).
     context: async ({ request, ...serverContext }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();
@@ -77,4 +75,5 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
 }
 
 /** The Node HTTP listener for `app` (the server and the benchmark use it). */
-export const httpListener = (app: App, deps: AppDeps): RequestListener => createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes);
+export const httpListener = (app: App, deps: AppDeps): RequestListener =>
+  instrumentListener(createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes), deps.metrics);

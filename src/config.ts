@@ -26,6 +26,8 @@ export interface Config {
   };
   /** Absent: no mail transport; inviteMember returns the token for the inviter to deliver. */
   mail: { smtpUrl: string; from: string } | undefined;
+  /** Bearer token GET /metrics requires. Absent: /metrics is open (keep it on an internal network). */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -111,8 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mail = { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM ?? "Orgraph <no-reply@localhost>" };
   }
 
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken && !/^\S{16,}$/.test(metricsToken)) problems.push("METRICS_TOKEN must be at least 16 characters, without spaces (openssl rand -hex 32)");
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken };
 }
 
 function parseBoolean(value: string): boolean | undefined {

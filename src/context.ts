@@ -12,6 +12,7 @@ import type { Logger } from "./logger.js";
 import type { GatewayVerdict } from "./authz/decision.js";
 import type { Mailer } from "./mailer.js";
 import type { SecretBox } from "./crypto/secret-box.js";
+import type { Metrics } from "./observability/metrics.js";
 
 /** Answers kept across requests, each valid for one stamp (authz/stamped-cache.ts). */
 export interface AuthzCaches {
@@ -45,6 +46,8 @@ export interface AppDeps {
    */
   lifecycle: { draining: boolean; failed?: string };
   logger: Logger;
+  /** This process's Prometheus metrics (GET /metrics). */
+  metrics: Metrics;
 }
 
 /**

@@ -3,6 +3,9 @@ import { GraphQLError } from "graphql";
 /** The error codes of the spec (PRODUCT.md §10); every expected failure carries one. */
 export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "BAD_USER_INPUT" | "CONFLICT" | "AUTHZ_UNAVAILABLE";
 
+/** The codes that reach a caller unmasked (app.ts): the spec's, and RATE_LIMITED (an HTTP 429 answer, with Retry-After). */
+export const SPEC_CODES: ReadonlySet<string> = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE", "RATE_LIMITED"]);
+
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 200,

@@ -4,6 +4,7 @@ import { connectRemoteSpiceDb, readAuthzSchema, type AuthzClient } from "./authz
 import { startEmbeddedSpiceDb } from "./authz/embedded.js";
 import { ConsistencyTracker } from "./authz/consistency.js";
 import { OutboxApplier } from "./authz/outbox-applier.js";
+import { outboxBacklog } from "./authz/relationship.repository.js";
 import type { Config } from "./config.js";
 import type { AppDeps, AuthzCaches } from "./context.js";
 import { openDatabase } from "./db/connect.js";
@@ -13,6 +14,8 @@ import { StampedCache } from "./authz/stamped-cache.js";
 import { createSmtpMailer } from "./mailer.js";
 import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
+import { instrumentAuthzClient } from "./observability/authz-client-metrics.js";
+import { Metrics } from "./observability/metrics.js";
 
 export interface Orgraph {
   app: App;
@@ -26,7 +29,8 @@ export interface Orgraph {
  * Starts everything but the HTTP listener: storage, SpiceDB (schema written, relationships
  * re-filled or caught up), the background flush, and the app. Used by the server, the tests
  * and the benchmarks alike; `authzClient` lets a test or benchmark put a wrapper in front of
- * SpiceDB (no configuration can turn authorization off).
+ * SpiceDB (no configuration can turn authorization off); the metrics' instrumentation always
+ * wraps the result, so that what Orgraph asked and got back is what is counted.
  */
 /** Sized for a few hundred thousand relationships' worth of hot answers (~100 MB at most). */
 export function createAuthzCaches(): AuthzCaches {
@@ -58,9 +62,10 @@ export async function startOrgraph(
     const database = await openDatabase(config, (error) => logger.warn({ err: error }, "an idle Postgres connection was closed"));
     cleanups.push(() => database.close());
 
+    const metrics = new Metrics();
     const embedded = config.spicedb.kind === "embedded";
     const rawClient = config.spicedb.kind === "embedded" ? await startEmbeddedSpiceDb() : connectRemoteSpiceDb(config.spicedb);
-    const authzClient = options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient;
+    const authzClient = instrumentAuthzClient(options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient, metrics);
     cleanups.push(() => authzClient.close());
     await authzClient.writeSchema(readAuthzSchema());
 
@@ -87,8 +92,9 @@ export async function startOrgraph(
     const mailer = config.mail ? createSmtpMailer(config.mail) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
     const deps: AppDeps = {
-      config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger,
+      config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger, metrics,
     };
+    metrics.collectAtScrape({ caches: () => deps.caches, outbox: () => outboxBacklog(database.db), pool: database.pool, logger });
     return { app: createApp(deps, { jwt }), deps, failed, close: cleanup };
   } catch (error) {
     await cleanup();

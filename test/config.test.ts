@@ -29,6 +29,8 @@ describe("configuration", () => {
     [{ INVITATION_LIFETIME_HOURS: "0" }, "INVITATION_LIFETIME_HOURS must be a positive whole number"],
     [{ INVITATION_LINK: "https://console.example/join" }, "INVITATION_LINK must contain {token}"],
     [{ SMTP_URL: "mail.example:25" }, "SMTP_URL must start with smtp:// or smtps://"],
+    [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN must be at least 16 characters"],
+    [{ METRICS_TOKEN: "sixteen chars or more but spaced" }, "METRICS_TOKEN must be at least 16 characters, without spaces"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -39,6 +41,11 @@ describe("configuration", () => {
     const config = loadConfig({ INVITATION_LIFETIME_HOURS: "24", SMTP_URL: "smtps://u:p@mail.example:465", INVITATION_LINK: "https://c.example/join?t={token}" });
     expect(config.invitations).toEqual({ lifetimeHours: 24, linkTemplate: "https://c.example/join?t={token}" });
     expect(config.mail).toEqual({ smtpUrl: "smtps://u:p@mail.example:465", from: "Orgraph <no-reply@localhost>" });
+  });
+
+  it("reads METRICS_TOKEN (none by default: /metrics is open)", () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: "0123456789abcdef0123" }).metricsToken).toBe("0123456789abcdef0123");
   });
 
   it("lists every problem at once", () => {

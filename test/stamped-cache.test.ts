@@ -46,6 +46,16 @@ describe("StampedCache.load", () => {
     expect(computed).toBe(2);
   });
 
+  it("counts hits and misses: a load that joins one in flight is a miss, a later one a hit", async () => {
+    const cache = new StampedCache<number>(10);
+    const compute = async () => 1;
+    await Promise.all([cache.load("s", "k", compute), cache.load("s", "k", compute)]);
+    expect([cache.hits, cache.misses]).toEqual([0, 2]);
+    await cache.load("s", "k", compute);
+    expect(cache.get("t", "k")).toBeUndefined();
+    expect([cache.hits, cache.misses]).toEqual([1, 3]);
+  });
+
   it("keeps neither failures nor undefined", async () => {
     const cache = new StampedCache<number>(10);
     await expect(cache.load("s", "k", async () => Promise.reject(new Error("down")))).rejects.toThrow("down");

@@ -120,6 +120,18 @@ export async function deleteFromOutbox(tx: Tx, ids: string[]): Promise<void> {
   if (ids.length > 0) await tx.deleteFrom("authz_outbox").where("id", "in", ids).execute();
 }
 
+/** How many changes wait for SpiceDB, and for how long the oldest has (Postgres's clock, shared by every process). */
+export async function outboxBacklog(db: Db): Promise<{ depth: number; oldestAgeSeconds: number }> {
+  const row = await db
+    .selectFrom("authz_outbox")
+    .select([
+      sql<string>`count(*)`.as("depth"),
+      sql<string | null>`extract(epoch from now() - min(created_at))`.as("age"),
+    ])
+    .executeTakeFirstOrThrow();
+  return { depth: Number(row.depth), oldestAgeSeconds: Math.max(0, Number(row.age ?? 0)) };
+}
+
 export async function clearOutbox(db: Db): Promise<void> {
   await db.deleteFrom("authz_outbox").execute();
 }

@@ -29,6 +29,9 @@ export class StampedCache<V> {
   private stamp: string | undefined;
   private readonly entries = new Map<string, V>();
   private readonly inFlight = new Map<string, Promise<V | undefined>>();
+  /** Lookups answered from an entry, and not (a load that joins one in flight is a miss), for GET /metrics. */
+  hits = 0;
+  misses = 0;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -55,7 +58,10 @@ export class StampedCache<V> {
   }
 
   get(stamp: string, key: string): V | undefined {
-    return stamp === this.stamp ? this.entries.get(key) : undefined;
+    const value = stamp === this.stamp ? this.entries.get(key) : undefined;
+    if (value === undefined) this.misses++;
+    else this.hits++;
+    return value;
   }
 
   set(stamp: string, key: string, value: V): void {

@@ -9,6 +9,8 @@ import { migrateToLatest } from "./migrate.js";
 export interface DatabaseHandle {
   db: Db;
   kind: "postgres" | "pglite";
+  /** The connection pool of a Postgres server (PGlite has none: one in-process connection). */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export async function openDatabase(
     // listener it would crash the process. The pool replaces it on the next query.
     pool.on("error", onIdleClientError);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    handle = { db, kind: "postgres", close: () => db.destroy() };
+    handle = { db, kind: "postgres", pool, close: () => db.destroy() };
   } else {
     const pglite = await PGlite.create(join(options.dataDir, "pgdata"));
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });

@@ -6,6 +6,7 @@ import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config } from "../config.js";
 import type { AppContext } from "../context.js";
 import { UNKNOWN_ADDRESS } from "../modules/audit/audit.js";
+import type { RateLimitKind } from "../observability/metrics.js";
 
 /**
  * Limits that keep one caller from hurting everyone:
@@ -50,22 +51,27 @@ export class RateLimits {
   private readonly mutations: RateLimiterMemory;
   private readonly decisions: RateLimiterMemory;
 
-  constructor(limits: Config["limits"]) {
+  constructor(
+    limits: Config["limits"],
+    /** Told of every refusal (GET /metrics counts them). */
+    private readonly onRefused: (kind: RateLimitKind) => void,
+  ) {
     this.mutations = new RateLimiterMemory({ points: limits.mutationsPerMinute, duration: 60 });
     this.decisions = new RateLimiterMemory({ points: limits.authorizePerSecond, duration: 1 });
   }
 
   /** Seconds to wait before retrying, or 0 when allowed. */
-  mutation = (credential: string) => this.take(this.mutations, credential);
-  decision = (credential: string) => this.take(this.decisions, credential);
+  mutation = (credential: string) => this.take(this.mutations, credential, "mutation");
+  decision = (credential: string) => this.take(this.decisions, credential, "decision");
 
-  private async take(limiter: RateLimiterMemory, credential: string): Promise<number> {
+  private async take(limiter: RateLimiterMemory, credential: string, kind: RateLimitKind): Promise<number> {
     try {
       await limiter.consume(credential);
       return 0;
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      throw rejection;
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      this.onRefused(kind);
+      return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
     }
   }
 }

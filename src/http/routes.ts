@@ -6,6 +6,7 @@ import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
 import { routeCaller } from "./route-caller.js";
+import { metricsResponse } from "../observability/metrics-endpoint.js";
 
 /**
  * The non-GraphQL endpoints, as a yoga plugin so that one fetch handler (and `yoga.fetch` in
@@ -16,7 +17,8 @@ import { routeCaller } from "./route-caller.js";
  * - POST /v1/authorize: the inference gateway's allow/deny (authorize-endpoint.ts; the HTTP
  *   server answers it without this adapter, this path serves `yoga.fetch`);
  * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs;
- * - GET /v1/chains/{chainId}/runs/export: a chain's runs with results as NDJSON (chain-runs-export.ts).
+ * - GET /v1/chains/{chainId}/runs/export: a chain's runs with results as NDJSON (chain-runs-export.ts);
+ * - GET /metrics: Prometheus metrics (observability/metrics-endpoint.ts; METRICS_TOKEN).
  */
 export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint): Plugin {
   return {
@@ -32,6 +34,8 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         const checks = { postgres: await probe(() => probeDatabase(deps.db)), spicedb: await probe(() => probeSpiceDb(deps)) };
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
+      } else if (url.pathname === "/metrics") {
+        endResponse(await metricsResponse(deps, request));
       } else if (url.pathname === "/v1/audit/export") {
         const caller = await routeCaller(deps, jwt, request);
         endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));

@@ -4,7 +4,7 @@ import { spicedbName } from "../../authz/catalog.js";
 import { ref } from "../../authz/model.js";
 import type { AppDeps } from "../../context.js";
 import { typeOfId } from "../../ids.js";
-import type { Decision, GatewayVerdict } from "../../authz/decision.js";
+import type { Decision, GatewayOutcome, GatewayVerdict } from "../../authz/decision.js";
 import { environmentByName } from "../environment/environment.service.js";
 import { modelById, modelByName } from "../model/model.service.js";
 import { teamById } from "../team/team.service.js";
@@ -72,7 +72,7 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
   return { action, model, environment, ...(team ? { team } : {}) };
 }
 
-const deny = (reason: string): Decision => ({ allowed: false, reason });
+const deny = (outcome: GatewayOutcome, reason: string): GatewayVerdict => ({ decision: { allowed: false, reason }, outcome });
 
 /**
  * Decisions are cached per principal and question under the request's stamp
@@ -82,7 +82,7 @@ const deny = (reason: string): Decision => ({ allowed: false, reason });
 export async function decide(deps: AppDeps, authz: Authorizer, principal: Principal, request: AuthorizeRequest): Promise<Decision> {
   // Team keys and service accounts belong to one team; a user names the team.
   const ownTeam = principal.kind === "USER" ? undefined : principal.teamId;
-  if (ownTeam && request.team && request.team !== ownTeam) return deny("This key belongs to another team");
+  if (ownTeam && request.team && request.team !== ownTeam) return counted(deps, deny("other_team", "This key belongs to another team"));
   const teamId = ownTeam ?? request.team;
   if (!teamId) throw new BadAuthorizeRequest('"team" is required with a personal key');
 
@@ -90,6 +90,11 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
   const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, teamId, request)))!;
   if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  return counted(deps, verdict);
+}
+
+function counted(deps: AppDeps, verdict: GatewayVerdict): Decision {
+  deps.metrics.countDecision(verdict.outcome);
   return verdict.decision;
 }
 
@@ -122,8 +127,8 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, req
     authz.can(modelRef, "view"),
     authz.can(environmentRef, "view"),
   ]);
-  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, team: { id: team.id, orgId: team.org_id } };
-  if (viewsTeam && !viewsModel) return { decision: deny("The team has no such model") };
-  if (viewsTeam && !viewsEnvironment) return { decision: deny("The team has no such environment") };
-  return { decision: deny(`Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`) };
+  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, outcome: "granted", team: { id: team.id, orgId: team.org_id } };
+  if (viewsTeam && !viewsModel) return deny("no_such_model", "The team has no such model");
+  if (viewsTeam && !viewsEnvironment) return deny("no_such_environment", "The team has no such environment");
+  return deny("not_allowed", `Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`);
 }
