@@ -26,6 +26,8 @@ export interface TestApp {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** The same over real HTTP, through the server's own listener (started on first use). */
   http(path: string, init?: RequestInit): Promise<Response>;
+  /** That listener's address, `http://127.0.0.1:<port>` (started on first use), for clients of its own (a browser). */
+  httpUrl(): Promise<string>;
   seed: Seed;
   close(): Promise<void>;
 }
@@ -64,13 +66,14 @@ export async function startTestApp(
     return result.data as any;
   };
   let server: Promise<Server> | undefined;
-  const http = async (path: string, init?: RequestInit) => {
+  const httpUrl = async () => {
     server ??= new Promise((resolve) => {
       const listening = createServer(httpListener(orgraph.app, orgraph.deps)).listen(0, "127.0.0.1", () => resolve(listening));
     });
     const { port } = (await server).address() as AddressInfo;
-    return globalThis.fetch(`http://127.0.0.1:${port}${path}`, init);
+    return `http://127.0.0.1:${port}`;
   };
+  const http = async (path: string, init?: RequestInit) => globalThis.fetch(`${await httpUrl()}${path}`, init);
   const app: TestApp = {
     orgraph,
     database,
@@ -78,6 +81,7 @@ export async function startTestApp(
     ok,
     fetch,
     http,
+    httpUrl,
     seed: undefined as unknown as Seed,
     close: async () => {
       if (server) {
