@@ -134,22 +134,52 @@ describe("GET /metrics", () => {
     expect(delta(DURATION, { route: "/graphql", method: "POST" })).toBe(5);
   });
 
-  it(`keeps at most ${MAX_OPERATION_NAMES} operation names; later ones, and names over 64 characters, are "(other)"`, async () => {
-    const ask = (name: string) => app.fetch("/graphql", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `query ${name} { __typename }` }) });
+  it(`keeps at most ${MAX_OPERATION_NAMES} operation names, admitted only from signed-in callers; later ones, and names over 64 characters, are "(other)"`, async () => {
+    const ask = (name: string, key?: string) =>
+      app.fetch("/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify({ query: `query ${name} { __typename }` }),
+      });
     const before = await scrape();
     const named = (scrape: Scrape) => scrape.labelValues(OPERATIONS, "operation").filter((name) => !name.startsWith("("));
-    expect((await ask(`Long${"x".repeat(61)}`)).status).toBe(200);
-    const room = MAX_OPERATION_NAMES - named(before).length;
+    // A stranger's names never become labels, however many it sends.
+    for (let i = 0; i < 5; i++) expect((await ask(`Stranger${i}`)).status).toBe(200);
+    const afterStranger = await scrape();
+    expect(named(afterStranger)).toEqual(named(before));
+    expect(moved(before, afterStranger)(OPERATIONS, { operation: "(other)" })).toBe(5);
+    const key = org.admin.key;
+    expect((await ask(`Long${"x".repeat(61)}`, key)).status).toBe(200);
+    const room = MAX_OPERATION_NAMES - named(afterStranger).length;
     expect(room).toBeGreaterThan(0);
-    for (let i = 0; i < room + 5; i++) expect((await ask(`Flood${i}`)).status).toBe(200);
+    for (let i = 0; i < room + 5; i++) expect((await ask(`Flood${i}`, key)).status).toBe(200);
     const after = await scrape();
     expect(named(after)).toHaveLength(MAX_OPERATION_NAMES);
     expect(named(after)).toContain(`Flood${room - 1}`);
     expect(named(after)).not.toContain(`Flood${room}`);
-    expect(moved(before, after)(OPERATIONS, { operation: "(other)" })).toBe(6);
-    // A kept name goes on being counted under its own name.
+    expect(moved(afterStranger, after)(OPERATIONS, { operation: "(other)" })).toBe(6);
+    // A kept name goes on being counted under its own name, whoever sends it.
     await ask("Flood0");
     expect(moved(after, await scrape())(OPERATIONS, { operation: "Flood0" })).toBe(1);
+  });
+
+  it("without METRICS_TOKEN, answers only a scraper on this host: a loopback peer, not forwarded by a proxy", async () => {
+    const refusal = [403, "Set METRICS_TOKEN to scrape /metrics from another host\n"];
+    const answer = async (response: Response | Promise<Response>) => {
+      const settled = await response;
+      return [settled.status, await settled.text()];
+    };
+    const fromPeer = (remoteAddress: string) => app.orgraph.app.fetch(new Request("http://orgraph/metrics"), { req: { socket: { remoteAddress } } });
+    expect(await answer(fromPeer("198.51.100.7"))).toEqual(refusal);
+    expect(await answer(fromPeer("2001:db8::7"))).toEqual(refusal);
+    expect(await answer(fromPeer("::ffff:10.0.0.1"))).toEqual(refusal);
+    // No peer known (not the Node listener): closed.
+    expect(await answer(app.fetch("/metrics"))).toEqual(refusal);
+    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
+      expect(await answer(app.http("/metrics", { headers: { [header]: "203.0.113.9" } }))).toEqual(refusal);
+    }
+    for (const loopback of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) expect((await fromPeer(loopback)).status).toBe(200);
+    expect((await app.http("/metrics")).status).toBe(200);
   });
 
   it("reports SpiceDB failures, the outbox's depth and its oldest entry's age, and GraphQL's AUTHZ_UNAVAILABLE", async () => {
@@ -218,6 +248,10 @@ describe("GET /metrics with METRICS_TOKEN", () => {
     expect(new Set(answers.map((answer) => JSON.stringify(answer)))).toEqual(new Set([JSON.stringify([401, "text/plain;charset=UTF-8", "Bearer", "Unauthorized\n"])]));
     const metrics = await scrape(guarded, { authorization: `Bearer ${TOKEN}` });
     expect(metrics.value(DURATION, { route: "/metrics", status: "401" })).toBe(4);
+    // With the token, any host may scrape; without it, not even this one.
+    const remote = { req: { socket: { remoteAddress: "198.51.100.7" } } };
+    expect((await guarded.orgraph.app.fetch(new Request("http://orgraph/metrics", { headers: { authorization: `Bearer ${TOKEN}` } }), remote)).status).toBe(200);
+    expect((await guarded.http("/metrics")).status).toBe(401);
   });
 
   it("counts rate-limit refusals by kind", async () => {

@@ -22,7 +22,7 @@ import { metricsResponse } from "../observability/metrics-endpoint.js";
  */
 export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint): Plugin {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
         endResponse(fetchAPI.Response.json(body, { status, headers }));
       if (deps.lifecycle.failed) {
@@ -35,7 +35,7 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         const ready = checks.postgres && checks.spicedb && !deps.lifecycle.draining;
         json({ status: deps.lifecycle.draining ? "draining" : ready ? "ready" : "unavailable", checks }, ready ? 200 : 503);
       } else if (url.pathname === "/metrics") {
-        endResponse(await metricsResponse(deps, request));
+        endResponse(await metricsResponse(deps, request, serverContext));
       } else if (url.pathname === "/v1/audit/export") {
         const caller = await routeCaller(deps, jwt, request);
         endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import { getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { isChainRunsExportPath } from "../http/chain-runs-export.js";
+import type { AppContext } from "../context.js";
 import type { Metrics } from "./metrics.js";
 
 const FIXED_ROUTES = new Set(["/graphql", "/v1/authorize", "/v1/audit/export", "/healthz", "/readyz", "/metrics"]);
@@ -45,7 +46,8 @@ export function useGraphQLMetrics(metrics: Metrics): Plugin {
       const operation = getOperationAST(args.document, args.operationName);
       return {
         onExecuteDone() {
-          metrics.observeOperation(operation?.name?.value, operation?.operation ?? "(unknown)", (performance.now() - started) / 1000);
+          const signedIn = Boolean((args.contextValue as Partial<AppContext>).principal);
+          metrics.observeOperation(operation?.name?.value, operation?.operation ?? "(unknown)", signedIn, (performance.now() - started) / 1000);
         },
       };
     },

@@ -9,16 +9,34 @@ function bearerMatches(header: string | null, token: string): boolean {
   return timingSafeEqual(sha256(sent), sha256(token));
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/i;
+const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip"];
+
+/**
+ * Without METRICS_TOKEN, /metrics answers only a scraper on this host: a loopback peer whose
+ * request no proxy forwarded. The metrics say how the platform is used (operation names of
+ * every tenant, decision counts), which is nothing to show whoever reaches the port; a proxy
+ * on the same host that forwards public traffic adds X-Forwarded-For, so it is refused too.
+ * Outside the Node listener (no peer known) it is refused: closed by default.
+ */
+function fromThisHost(request: Request, serverContext: Record<string, unknown>): boolean {
+  const peer = (serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress;
+  return Boolean(peer && LOOPBACK.test(peer)) && FORWARDING_HEADERS.every((name) => !request.headers.has(name));
+}
+
 /**
  * GET /metrics in Prometheus's text format. With METRICS_TOKEN set, only `Authorization: Bearer
  * <METRICS_TOKEN>` is served; anything else gets the same bare 401, before any metric is read.
- * Without it the route is open: it belongs on an internal network.
+ * Without it, only a scraper on this host (fromThisHost); others get 403 saying what to set.
  */
-export async function metricsResponse(deps: AppDeps, request: Request): Promise<Response> {
+export async function metricsResponse(deps: AppDeps, request: Request, serverContext: Record<string, unknown>): Promise<Response> {
   if (request.method !== "GET") return new Response("Use GET\n", { status: 405, headers: { allow: "GET" } });
   const token = deps.config.metricsToken;
   if (token && !bearerMatches(request.headers.get("authorization"), token)) {
     return new Response("Unauthorized\n", { status: 401, headers: { "www-authenticate": "Bearer" } });
+  }
+  if (!token && !fromThisHost(request, serverContext)) {
+    return new Response("Set METRICS_TOKEN to scrape /metrics from another host\n", { status: 403 });
   }
   return new Response(await deps.metrics.render(), { headers: { "content-type": deps.metrics.contentType } });
 }

@@ -78,8 +78,9 @@ export class Metrics {
     this.httpDuration.observe({ route, method, status }, seconds);
   }
 
-  observeOperation(name: string | undefined, type: string, seconds: number): void {
-    this.operationDuration.observe({ operation: this.operationNames.label(name), type }, seconds);
+  /** `signedIn`: the caller is authenticated, so a name it brings may become a label (operation-names.ts). */
+  observeOperation(name: string | undefined, type: string, signedIn: boolean, seconds: number): void {
+    this.operationDuration.observe({ operation: this.operationNames.label(name, signedIn), type }, seconds);
   }
 
   countGraphQLError(code: unknown): void {
