@@ -9,7 +9,7 @@ import { SPEC_CODES, unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
 import { clientAddressOf, trustedProxyList } from "./http/client-address.js";
-import { graphiqlPage, useGraphiQLPolicy } from "./http/graphiql.js";
+import { useOfflineGraphiQL } from "./http/graphiql.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { asBadUserInput, useBadUserInputCodes } from "./http/input-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
@@ -36,11 +36,10 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    // GET /graphql from a browser; the page and its options are in graphiql.ts.
-    graphiql: true,
-    renderGraphiQL: graphiqlPage,
+    // Yoga's own GraphiQL loads its scripts from a CDN: graphiql.ts serves an offline one.
+    graphiql: false,
     logging: false,
-    plugins: [useOrgraphRoutes(deps, options.jwt, authorize), useGraphQLMetrics(deps.metrics), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes(), useGraphiQLPolicy()],
+    plugins: [useOrgraphRoutes(deps, options.jwt, authorize), useOfflineGraphiQL(), useGraphQLMetrics(deps.metrics), ...hardeningPlugins(deps.config, limits), useBadUserInputCodes()],
     // Served by the Node listener, the server context carries Node's `req` (its peer address).
     context: async ({ request, ...serverContext }): Promise<AppContext> => {
       const requestId = request.headers.get("x-request-id") ?? randomUUID();

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { parse, print } from "graphql";
 import { chromium, type Browser, type Page, type Response } from "playwright-core";
@@ -125,6 +126,24 @@ async function runViewerQuery(page: Page): Promise<Response> {
 }
 
 describe("GraphiQL in a browser, offline", () => {
+  it("is sent gzipped to a browser that accepts it and revalidated by its ETag (304 without a body): ~9 MB is not sent to anyone who asks", async () => {
+    const plain = await app.fetch("/graphql", { headers: { accept: "text/html" } });
+    const html = Buffer.from(await plain.arrayBuffer());
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    const zipped = await app.fetch("/graphql", { headers: { accept: "text/html", "accept-encoding": "gzip, deflate, br" } });
+    expect([zipped.status, zipped.headers.get("content-encoding"), zipped.headers.get("vary")]).toEqual([200, "gzip", "accept-encoding"]);
+    const body = Buffer.from(await zipped.arrayBuffer());
+    expect(gunzipSync(body).equals(html)).toBe(true);
+    expect(body.length).toBeLessThan(html.length / 3);
+    const etag = zipped.headers.get("etag");
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    const revalidated = await app.fetch("/graphql", { headers: { accept: "text/html", "if-none-match": etag! } });
+    expect([revalidated.status, (await revalidated.arrayBuffer()).byteLength]).toEqual([304, 0]);
+    // A GraphQL GET (no text/html) is still GraphQL.
+    const query = await app.fetch(`/graphql?query=${encodeURIComponent("{ __typename }")}`, { headers: { accept: "application/json" } });
+    expect(await query.json()).toEqual({ data: { __typename: "Query" } });
+  });
+
   it("is served with a strict Content-Security-Policy and references no other host", async () => {
     const response = await app.http("/graphql", { headers: { accept: "text/html" } });
     expect(response.status).toBe(200);

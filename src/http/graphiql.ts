@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import type { GraphiQLOptions, Plugin } from "graphql-yoga";
+
+const gzipAsync = promisify(gzip);
 
 /** What the headers editor starts with: a placeholder to replace, never a credential. */
 export const AUTHORIZATION_PLACEHOLDER = JSON.stringify({ Authorization: "Bearer <your API key>" }, null, 2);
@@ -14,7 +18,9 @@ const options: GraphiQLOptions = {
 };
 
 interface GraphiQLPage {
-  html: string;
+  html: Uint8Array<ArrayBuffer>;
+  gzipped: Uint8Array<ArrayBuffer>;
+  etag: string;
   contentSecurityPolicy: string;
 }
 
@@ -23,8 +29,9 @@ let page: Promise<GraphiQLPage> | undefined;
 /**
  * GraphiQL from @graphql-yoga/render-graphiql, whose page carries its scripts, styles, fonts
  * and editor workers inline: nothing is fetched from a CDN, so it works offline (yoga's
- * default page loads all of it from unpkg). The bundle is ~9 MB, so it is loaded on the first
- * request for the page, not at start, and rendered once.
+ * default page loads all of it from unpkg). The page is ~9 MB, anyone may ask for it, so it
+ * is built once on first request (not at start), served gzipped (~2 MB) to a browser that
+ * accepts it, and revalidated by its ETag (304) instead of sent again.
  *
  * Its policy lets the browser run that one inline script (by its hash) and nothing else:
  * no other script, no request except to this origin (a key typed into the page can only be
@@ -32,9 +39,9 @@ let page: Promise<GraphiQLPage> | undefined;
  * 'unsafe-inline' for styles only; the editor's workers are blobs made by the script.
  */
 const loadPage = () =>
-  (page ??= import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => {
-    const html = renderGraphiQL(options);
-    const script = html.slice(html.indexOf("<script>") + "<script>".length, html.indexOf("</script>"));
+  (page ??= import("@graphql-yoga/render-graphiql").then(async ({ renderGraphiQL }) => {
+    const text = renderGraphiQL(options);
+    const script = text.slice(text.indexOf("<script>") + "<script>".length, text.indexOf("</script>"));
     const scriptHash = createHash("sha256").update(script).digest("base64");
     const contentSecurityPolicy = [
       "default-src 'none'",
@@ -48,18 +55,29 @@ const loadPage = () =>
       "form-action 'none'",
       "frame-ancestors 'none'",
     ].join("; ");
-    return { html, contentSecurityPolicy };
+    const html = new TextEncoder().encode(text);
+    const etag = `"${createHash("sha256").update(html).digest("base64url").slice(0, 27)}"`;
+    const gzipped = await gzipAsync(html);
+    return { html, gzipped: new Uint8Array(gzipped.buffer as ArrayBuffer, gzipped.byteOffset, gzipped.byteLength), etag, contentSecurityPolicy };
   }));
 
-/** The page yoga serves on GET /graphql to a browser (its `renderGraphiQL`). */
-export const graphiqlPage = async () => (await loadPage()).html;
+const acceptsGzip = (request: Request) => /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
 
-/** Sends the page's Content-Security-Policy with it (yoga's renderer gives only the body). */
-export function useGraphiQLPolicy(): Plugin {
+/**
+ * Serves the page on a browser's GET /graphql (what yoga's own GraphiQL answers; yoga's is
+ * switched off in app.ts). Everything else goes on to GraphQL.
+ */
+export function useOfflineGraphiQL(): Plugin {
   return {
-    async onResponse({ response }) {
-      if (!response.headers.get("content-type")?.startsWith("text/html")) return;
-      response.headers.set("content-security-policy", (await loadPage()).contentSecurityPolicy);
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      const forBrowser = request.method === "GET" && Boolean(request.headers.get("accept")?.includes("text/html"));
+      if (!forBrowser || (url.pathname !== "/graphql" && url.pathname !== "/graphql/")) return;
+      const { html, gzipped, etag, contentSecurityPolicy } = await loadPage();
+      const headers: Record<string, string> = { "content-security-policy": contentSecurityPolicy, etag, "cache-control": "no-cache", vary: "accept-encoding" };
+      if (request.headers.get("if-none-match") === etag) return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
+      const gzip = acceptsGzip(request);
+      if (gzip) headers["content-encoding"] = "gzip";
+      endResponse(new fetchAPI.Response(gzip ? gzipped : html, { headers: { ...headers, "content-type": "text/html; charset=utf-8" } }));
     },
   };
 }
