@@ -26,6 +26,11 @@ export interface Config {
   };
   /** Absent: no mail transport; inviteMember returns the token for the inviter to deliver. */
   mail: { smtpUrl: string; from: string } | undefined;
+  /**
+   * On when OTEL_EXPORTER_OTLP_ENDPOINT is set: traces go there (observability/tracing.ts).
+   * The OpenTelemetry SDK reads the other OTEL_* variables (protocol, headers, sampler) itself.
+   */
+  tracing: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -111,8 +116,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mail = { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM ?? "Orgraph <no-reply@localhost>" };
   }
 
+  const tracing = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (tracing && !/^https?:\/\//.test(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "")) problems.push("OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://");
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, tracing };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -29,6 +29,7 @@ describe("configuration", () => {
     [{ INVITATION_LIFETIME_HOURS: "0" }, "INVITATION_LIFETIME_HOURS must be a positive whole number"],
     [{ INVITATION_LINK: "https://console.example/join" }, "INVITATION_LINK must contain {token}"],
     [{ SMTP_URL: "mail.example:25" }, "SMTP_URL must start with smtp:// or smtps://"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -39,6 +40,12 @@ describe("configuration", () => {
     const config = loadConfig({ INVITATION_LIFETIME_HOURS: "24", SMTP_URL: "smtps://u:p@mail.example:465", INVITATION_LINK: "https://c.example/join?t={token}" });
     expect(config.invitations).toEqual({ lifetimeHours: 24, linkTemplate: "https://c.example/join?t={token}" });
     expect(config.mail).toEqual({ smtpUrl: "smtps://u:p@mail.example:465", from: "Orgraph <no-reply@localhost>" });
+  });
+
+  it("turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only (a traces-only endpoint alone does not)", () => {
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toBe(true);
   });
 
   it("lists every problem at once", () => {
