@@ -77,7 +77,7 @@ export async function startOrgraph(
     outbox.startBackgroundFlush();
     cleanups.push(() => outbox.stop());
 
-    const jwt = config.jwt ? await createJwtVerifier(config.jwt, logger) : undefined;
+    const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
     const usage = createUsageRecorder(database.db, logger);
     const keyLastUsed = createLastUsedRecorder(database.db, logger);
