@@ -12,6 +12,7 @@ import { useBadUserInputCodes } from "./http/input-errors.js";
 import { maskError, useMaskedOperationErrors } from "./http/masked-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
 import { createAuthorizeEndpoint, createHttpListener, type AuthorizeEndpoint } from "./http/authorize-endpoint.js";
+import { useOperationSpans } from "./observability/operation-spans.js";
 import { forRequest, requestIdOf, useRequestId } from "./observability/request-id.js";
 
 /** Yoga, plus the authorize endpoint for the HTTP server's fast path (authorize-endpoint.ts). */
@@ -29,6 +30,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     logging: false,
     plugins: [
       useRequestId(),
+      ...(deps.config.tracing ? [useOperationSpans()] : []),
       useOrgraphRoutes(deps, options.jwt, authorize),
       ...hardeningPlugins(deps.config, limits),
       useBadUserInputCodes(),

@@ -11,6 +11,7 @@ import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { StampedCache } from "./authz/stamped-cache.js";
 import { createSmtpMailer } from "./mailer.js";
+import { traceAuthzClient } from "./observability/authz-spans.js";
 import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 
@@ -60,7 +61,9 @@ export async function startOrgraph(
 
     const embedded = config.spicedb.kind === "embedded";
     const rawClient = config.spicedb.kind === "embedded" ? await startEmbeddedSpiceDb() : connectRemoteSpiceDb(config.spicedb);
-    const authzClient = options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient;
+    const wrappedClient = options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient;
+    // Outermost, so a test's wrapper (a fault, a counter) is inside the span it causes.
+    const authzClient = config.tracing ? traceAuthzClient(wrappedClient) : wrappedClient;
     cleanups.push(() => authzClient.close());
     await authzClient.writeSchema(readAuthzSchema());
 
