@@ -26,8 +26,13 @@ export interface Config {
   };
   /** Absent: no mail transport; inviteMember returns the token for the inviter to deliver. */
   mail: { smtpUrl: string; from: string } | undefined;
-  /** Bearer token GET /metrics requires. Absent: /metrics is open (keep it on an internal network). */
+  /** Bearer token GET /metrics requires. Absent: /metrics answers only a scraper on this host (metrics-endpoint.ts). */
   metricsToken: string | undefined;
+  /**
+   * On when OTEL_EXPORTER_OTLP_ENDPOINT is set: traces go there (observability/tracing.ts).
+   * The OpenTelemetry SDK reads the other OTEL_* variables (protocol, headers, sampler) itself.
+   */
+  tracing: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -116,8 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const metricsToken = env.METRICS_TOKEN || undefined;
   if (metricsToken && !/^\S{16,}$/.test(metricsToken)) problems.push("METRICS_TOKEN must be at least 16 characters, without spaces (openssl rand -hex 32)");
 
+  const tracing = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (tracing && !/^https?:\/\//.test(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "")) problems.push("OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://");
+
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing };
 }
 
 function parseBoolean(value: string): boolean | undefined {

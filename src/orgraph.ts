@@ -12,6 +12,7 @@ import { lockDataDir, lockEmbeddedDatabase } from "./db/data-dir-lock.js";
 import type { Logger } from "./logger.js";
 import { StampedCache } from "./authz/stamped-cache.js";
 import { createSmtpMailer } from "./mailer.js";
+import { traceAuthzClient } from "./observability/authz-spans.js";
 import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 import { instrumentAuthzClient } from "./observability/authz-client-metrics.js";
@@ -65,7 +66,10 @@ export async function startOrgraph(
     const metrics = new Metrics();
     const embedded = config.spicedb.kind === "embedded";
     const rawClient = config.spicedb.kind === "embedded" ? await startEmbeddedSpiceDb() : connectRemoteSpiceDb(config.spicedb);
-    const authzClient = instrumentAuthzClient(options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient, metrics);
+    const wrappedClient = options.wrapAuthzClient ? options.wrapAuthzClient(rawClient) : rawClient;
+    // Metrics count what a test's wrapper (a fault) causes; the span, outermost, covers both.
+    const measuredClient = instrumentAuthzClient(wrappedClient, metrics);
+    const authzClient = config.tracing ? traceAuthzClient(measuredClient) : measuredClient;
     cleanups.push(() => authzClient.close());
     await authzClient.writeSchema(readAuthzSchema());
 
@@ -82,7 +86,7 @@ export async function startOrgraph(
     outbox.startBackgroundFlush();
     cleanups.push(() => outbox.stop());
 
-    const jwt = config.jwt ? await createJwtVerifier(config.jwt, logger) : undefined;
+    const jwt = config.jwt ? await createJwtVerifier(config.jwt) : undefined;
     const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, logger));
     const usage = createUsageRecorder(database.db, logger);
     const keyLastUsed = createLastUsedRecorder(database.db, logger);

@@ -1,18 +1,21 @@
-import { createServer } from "node:http";
-import { httpListener } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { createLogger } from "./logger.js";
-import { startOrgraph } from "./orgraph.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Tracing starts before node:http and pg are loaded, so the app is imported after it
+  // (these imports stay dynamic). Without OTEL_EXPORTER_OTLP_ENDPOINT no SDK is even loaded.
+  const tracing = config.tracing ? (await import("./observability/tracing.js")).startTracing() : undefined;
+  const { createServer } = await import("node:http");
+  const { httpListener } = await import("./app.js");
+  const { startOrgraph } = await import("./orgraph.js");
   const orgraph = await startOrgraph(config, logger);
   const server = createServer(httpListener(orgraph.app, orgraph.deps));
   server.listen(config.port, () => {
     logger.info(
-      { port: config.port, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}`, spicedb: config.spicedb.kind },
+      { port: config.port, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}`, spicedb: config.spicedb.kind, tracing: config.tracing },
       `Orgraph listening on http://localhost:${config.port}/graphql`,
     );
   });
@@ -20,7 +23,7 @@ async function main(): Promise<void> {
   // Graceful shutdown: /readyz turns 503 so load balancers stop sending; requests already
   // accepted are served for a grace period (closing at once would also drop connections whose
   // request the event loop has not read yet); then stop listening, finish in-flight requests,
-  // and release storage.
+  // and release storage; then send the last spans.
   let stopping = false;
   const DRAIN_MS = config.shutdownDrainMs;
   const stop = (signal: string, exitCode = 0) => {
@@ -30,10 +33,13 @@ async function main(): Promise<void> {
     logger.info({ signal, drainMs: DRAIN_MS }, "shutting down");
     setTimeout(() => {
       server.close(() => {
-        orgraph.close().then(
-          () => process.exit(exitCode),
-          () => process.exit(1),
-        );
+        orgraph
+          .close()
+          .then(() => tracing?.shutdown())
+          .then(
+            () => process.exit(exitCode),
+            () => process.exit(1),
+          );
       });
     }, DRAIN_MS);
     setTimeout(() => process.exit(1), DRAIN_MS + 10_000).unref();

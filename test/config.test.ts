@@ -31,6 +31,7 @@ describe("configuration", () => {
     [{ SMTP_URL: "mail.example:25" }, "SMTP_URL must start with smtp:// or smtps://"],
     [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN must be at least 16 characters"],
     [{ METRICS_TOKEN: "sixteen chars or more but spaced" }, "METRICS_TOKEN must be at least 16 characters, without spaces"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -43,9 +44,15 @@ describe("configuration", () => {
     expect(config.mail).toEqual({ smtpUrl: "smtps://u:p@mail.example:465", from: "Orgraph <no-reply@localhost>" });
   });
 
-  it("reads METRICS_TOKEN (none by default: /metrics is open)", () => {
+  it("reads METRICS_TOKEN (none by default: /metrics for this host only)", () => {
     expect(loadConfig({}).metricsToken).toBeUndefined();
     expect(loadConfig({ METRICS_TOKEN: "0123456789abcdef0123" }).metricsToken).toBe("0123456789abcdef0123");
+  });
+
+  it("turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only (a traces-only endpoint alone does not)", () => {
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toBe(true);
   });
 
   it("lists every problem at once", () => {

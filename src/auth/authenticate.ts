@@ -59,7 +59,7 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
  * token that says email_verified verifies an unverified account (user.service.ts).
  */
 async function authenticateJwt(deps: AppDeps, verify: JwtVerifier, token: string): Promise<Principal> {
-  const claims = await verify(token);
+  const claims = await verify(token, deps.logger);
   if (!claims) throw new AuthenticationError("Invalid or expired token");
   const { user, created } = await deps.db
     .transaction()

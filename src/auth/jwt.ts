@@ -3,7 +3,8 @@ import type { Config } from "../config.js";
 import { authzUnavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 
-export type JwtVerifier = (token: string) => Promise<{ email: string; subject: string; emailVerified: boolean } | undefined>;
+/** `logger` is the request's: an outage is logged with its requestId. */
+export type JwtVerifier = (token: string, logger: Logger) => Promise<{ email: string; subject: string; emailVerified: boolean } | undefined>;
 
 /**
  * jose's codes for a token that is wrong (bad signature, expired, wrong claims, unknown key
@@ -29,11 +30,11 @@ const BAD_TOKEN = new Set([
  * `undefined` (401); keys that cannot be fetched are AUTHZ_UNAVAILABLE (503), logged: the
  * caller may well hold a good token.
  */
-export async function createJwtVerifier(config: NonNullable<Config["jwt"]>, logger: Logger): Promise<JwtVerifier> {
+export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Promise<JwtVerifier> {
   const key = config.jwksUrl
     ? createRemoteJWKSet(new URL(config.jwksUrl))
     : await importSPKI(config.publicKeyPem ?? "", config.algorithm);
-  return async (token) => {
+  return async (token, logger) => {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], {

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import type { Database, Db } from "./database.js";
+import { tracePGliteQueries } from "../observability/query-spans.js";
 import { migrateToLatest } from "./migrate.js";
 
 export interface DatabaseHandle {
@@ -16,10 +17,11 @@ export interface DatabaseHandle {
 
 /**
  * A Postgres server when `databaseUrl` is set, else PGlite (real Postgres compiled to WASM)
- * in `<dataDir>/pgdata`. Either way the same migrations run before anything else.
+ * in `<dataDir>/pgdata`. Either way the same migrations run before anything else. With
+ * `tracing`, PGlite's statements are spans (a Postgres server's are the pg instrumentation's).
  */
 export async function openDatabase(
-  options: { databaseUrl: string | undefined; dataDir: string },
+  options: { databaseUrl: string | undefined; dataDir: string; tracing?: boolean },
   onIdleClientError: (error: Error) => void = (error) => console.error("Postgres connection lost:", error.message),
 ): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
@@ -32,7 +34,8 @@ export async function openDatabase(
     handle = { db, kind: "postgres", pool, close: () => db.destroy() };
   } else {
     const pglite = await PGlite.create(join(options.dataDir, "pgdata"));
-    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    const dialect = new PGliteDialect(pglite);
+    const db = new Kysely<Database>({ dialect: options.tracing ? tracePGliteQueries(dialect) : dialect });
     handle = { db, kind: "pglite", close: () => db.destroy() };
   }
   try {

@@ -5,6 +5,7 @@ import { keyIdOf } from "../auth/principal.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
+import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
 import type { RateLimits } from "./hardening.js";
 
 export interface AuthorizeAnswer {
@@ -13,15 +14,16 @@ export interface AuthorizeAnswer {
   headers?: Record<string, string>;
 }
 
-/** POST /v1/authorize, independent of the HTTP layer: the credential header and a body reader in, an answer out. */
-export type AuthorizeEndpoint = (authorization: string | null, readBody: () => Promise<unknown>) => Promise<AuthorizeAnswer>;
+/** POST /v1/authorize, independent of the HTTP layer: the credential header, a body reader and the request's id in, an answer out. */
+export type AuthorizeEndpoint = (authorization: string | null, readBody: () => Promise<unknown>, requestId: string) => Promise<AuthorizeAnswer>;
 
 /** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many, 503 SpiceDB unavailable. */
 export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthorizeEndpoint {
-  return async (authorization, readBody) => {
+  return async (authorization, readBody, requestId) => {
     if (deps.lifecycle.failed) return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
+    const requestDeps = forRequest(deps, requestId);
     try {
-      const { principal, authz } = await authenticateRequest(deps, jwt, authorization);
+      const { principal, authz } = await authenticateRequest(requestDeps, jwt, authorization);
       if (!principal) return { status: 401, body: { allowed: false, reason: "Missing credentials" } };
       const retryAfter = await limits.decision(keyIdOf(principal) ?? principal.id);
       if (retryAfter > 0) return { status: 429, body: { allowed: false, reason: "Too many requests" }, headers: { "Retry-After": String(retryAfter) } };
@@ -32,13 +34,13 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
         if (error instanceof BodyTooLarge) return { status: 413, body: { error: error.message } };
         return { status: 400, body: { error: "The body must be JSON" } };
       }
-      const decision = await decide(deps, authz, principal, parseAuthorizeRequest(body));
+      const decision = await decide(requestDeps, authz, principal, parseAuthorizeRequest(body));
       return { status: decision.allowed ? 200 : 403, body: decision };
     } catch (error) {
       if (error instanceof AuthenticationError) return { status: 401, body: { allowed: false, reason: error.message } };
       if (error instanceof BadAuthorizeRequest) return { status: 400, body: { error: error.message } };
       if (errorCode(error) === "AUTHZ_UNAVAILABLE") return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
-      deps.logger.error({ err: error }, "authorize failed");
+      requestDeps.logger.error({ err: error }, "authorize failed");
       return { status: 500, body: { allowed: false, reason: "Internal error" } };
     }
   };
@@ -54,7 +56,12 @@ class BodyTooLarge extends Error {}
 export function createHttpListener(yoga: RequestListener, authorize: AuthorizeEndpoint, maxBodyBytes: number): RequestListener {
   return (req, res) => {
     if (req.method !== "POST" || (req.url !== "/v1/authorize" && !req.url?.startsWith("/v1/authorize?"))) return yoga(req, res);
-    authorize(req.headers.authorization ?? null, () => readJson(req, maxBodyBytes)).then(
+    // What yoga's useRequestId does for every other request.
+    const header = req.headers["x-request-id"];
+    const requestId = requestIdFrom(typeof header === "string" ? header : undefined);
+    tagServerSpan(requestId);
+    res.setHeader("x-request-id", requestId);
+    authorize(req.headers.authorization ?? null, () => readJson(req, maxBodyBytes), requestId).then(
       (answer) => send(res, answer),
       () => send(res, { status: 500, body: { allowed: false, reason: "Internal error" } }),
     );

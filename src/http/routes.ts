@@ -7,6 +7,7 @@ import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
 import { routeCaller } from "./route-caller.js";
 import { metricsResponse } from "../observability/metrics-endpoint.js";
+import { forRequest, requestIdOf } from "../observability/request-id.js";
 
 /**
  * The non-GraphQL endpoints, as a yoga plugin so that one fetch handler (and `yoga.fetch` in
@@ -37,13 +38,13 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
       } else if (url.pathname === "/metrics") {
         endResponse(await metricsResponse(deps, request, serverContext));
       } else if (url.pathname === "/v1/audit/export") {
-        const caller = await routeCaller(deps, jwt, request);
+        const caller = await routeCaller(forRequest(deps, requestIdOf(request)), jwt, request);
         endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));
       } else if (isChainRunsExportPath(url.pathname)) {
-        endResponse(await chainRunsExportResponse(deps, jwt, request, url.pathname));
+        endResponse(await chainRunsExportResponse(forRequest(deps, requestIdOf(request)), jwt, request, url.pathname));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
-        const answer = await authorize(request.headers.get("authorization"), () => request.json());
+        const answer = await authorize(request.headers.get("authorization"), () => request.json(), requestIdOf(request));
         json(answer.body, answer.status, answer.headers);
       }
     },

@@ -4,7 +4,7 @@ import { httpListener } from "../../src/app.js";
 import type { AuthzClient } from "../../src/authz/client.js";
 import { loadConfig } from "../../src/config.js";
 import type { OrgRole, TeamRole } from "../../src/db/database.js";
-import { createLogger } from "../../src/logger.js";
+import { createLogger, type Logger } from "../../src/logger.js";
 import { issueApiKey } from "../../src/modules/api-key/api-key.service.js";
 import { createOrganizationIn } from "../../src/modules/organization/organization.service.js";
 import { findOrCreateUser } from "../../src/modules/user/user.service.js";
@@ -38,7 +38,7 @@ export interface TestApp {
  * suite runs with; the folder is the caller's, and close() leaves it in place.
  */
 export async function startTestApp(
-  options: { env?: Record<string, string>; wrapAuthzClient?: (client: AuthzClient) => AuthzClient; embeddedDataDir?: string } = {},
+  options: { env?: Record<string, string>; wrapAuthzClient?: (client: AuthzClient) => AuthzClient; embeddedDataDir?: string; logger?: Logger } = {},
 ): Promise<TestApp> {
   const database: TestDatabase = options.embeddedDataDir
     ? { databaseUrl: undefined, dataDir: options.embeddedDataDir, drop: async () => {} }
@@ -48,7 +48,7 @@ export async function startTestApp(
     ORGRAPH_DATA_DIR: database.dataDir,
     ...options.env,
   });
-  const orgraph = await startOrgraph(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), {
+  const orgraph = await startOrgraph(config, options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), {
     wrapAuthzClient: options.wrapAuthzClient,
   });
   const fetch = (path: string, init?: RequestInit) => Promise.resolve(orgraph.app.fetch(new Request(`http://orgraph${path}`, init)));
