@@ -1,4 +1,6 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 
 export class DataDirLockedError extends Error {}
@@ -9,23 +11,36 @@ export const LOCK_FILE = "orgraph.lock";
 /**
  * The embedded Postgres and the in-memory SpiceDB belong to one process: a second process on
  * the same data folder would corrupt PGlite's files and serve permissions that the first one
- * changes behind its back. The lock file holds the owner's pid; a lock whose process is gone
- * (crash, SIGKILL) is taken over, so a crashed server restarts without manual clean-up.
+ * changes behind its back. The lock file holds the owner's pid and where that pid means
+ * something (host, boot, pid namespace); a lock whose process is gone (crash, SIGKILL) is
+ * taken over, so a crashed server restarts without manual clean-up. A lock written in another
+ * pid namespace (another container on the same volume: `docker compose run`) or on another
+ * machine cannot be judged from here — its pid may be alive there — so it is never taken over.
+ * Releasing removes the file only while it still holds this holder's nonce.
  * (proper-lockfile was considered: its staleness is time-based, which makes a restart
  * after SIGKILL wait for the timeout.)
  */
 export function lockDataDir(dataDir: string, holder: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, LOCK_FILE);
+  const nonce = randomBytes(12).toString("hex");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx");
-      writeSync(fd, JSON.stringify({ pid: process.pid, holder }));
+      writeSync(fd, JSON.stringify({ pid: process.pid, holder, where: PROCESS_NAMESPACE, nonce }));
       closeSync(fd);
-      return () => rmSync(path, { force: true });
+      return () => {
+        if (readOwner(path)?.nonce === nonce) rmSync(path, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = readOwner(path);
+      if (owner && owner.where !== undefined && owner.where !== PROCESS_NAMESPACE) {
+        throw new DataDirLockedError(
+          `The data folder ${dataDir} is locked by ${owner.holder} (pid ${owner.pid}) in another container or on another machine. ` +
+            `Stop it first; if nothing runs there any more, remove ${path}.`,
+        );
+      }
       if (owner && isAlive(owner.pid)) {
         throw new DataDirLockedError(
           `The data folder ${dataDir} is in use by ${owner.holder} (pid ${owner.pid}). ` +
@@ -38,9 +53,29 @@ export function lockDataDir(dataDir: string, holder: string): () => void {
   throw new DataDirLockedError(`Could not lock the data folder ${dataDir}`);
 }
 
-function readOwner(path: string): { pid: number; holder: string } | undefined {
+/** Where a pid names this process's peers: the host, its boot, and the pid namespace (Linux; elsewhere the host alone). */
+const PROCESS_NAMESPACE = [hostname(), readOr("/proc/sys/kernel/random/boot_id"), linkOr("/proc/self/ns/pid")].join("|");
+
+function readOr(path: string): string {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as { pid: number; holder: string };
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function linkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** `where` and `nonce` are absent from locks written before they were recorded: judged by pid alone, as then. */
+function readOwner(path: string): { pid: number; holder: string; where?: string; nonce?: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as { pid: number; holder: string; where?: string; nonce?: string };
   } catch {
     return undefined;
   }
