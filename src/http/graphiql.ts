@@ -73,7 +73,7 @@ export function useOfflineGraphiQL(): Plugin {
       const forBrowser = request.method === "GET" && Boolean(request.headers.get("accept")?.includes("text/html"));
       if (!forBrowser || (url.pathname !== "/graphql" && url.pathname !== "/graphql/")) return;
       const { html, gzipped, etag, contentSecurityPolicy } = await loadPage();
-      const headers: Record<string, string> = { "content-security-policy": contentSecurityPolicy, etag, "cache-control": "no-cache", vary: "accept-encoding" };
+      const headers: Record<string, string> = { "content-security-policy": contentSecurityPolicy, etag, "cache-control": "no-cache", vary: "accept, accept-encoding" };
       if (request.headers.get("if-none-match") === etag) return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
       const gzip = acceptsGzip(request);
       if (gzip) headers["content-encoding"] = "gzip";

@@ -10,13 +10,16 @@ function bearerMatches(header: string | null, token: string): boolean {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/i;
-const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip"];
+/** Headers a proxy adds for its client; any of them means the request came through one. */
+const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-host", "x-forwarded-proto", "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-original-forwarded-for"];
 
 /**
  * Without METRICS_TOKEN, /metrics answers only a scraper on this host: a loopback peer whose
  * request no proxy forwarded. The metrics say how the platform is used (operation names of
  * every tenant, decision counts), which is nothing to show whoever reaches the port; a proxy
- * on the same host that forwards public traffic adds X-Forwarded-For, so it is refused too.
+ * on the same host that forwards public traffic usually says so in a header, refused too.
+ * One that adds none (nginx's bare proxy_pass, socat) cannot be told from a local scraper:
+ * the README says to set METRICS_TOKEN then.
  * Outside the Node listener (no peer known) it is refused: closed by default.
  */
 function fromThisHost(request: Request, serverContext: Record<string, unknown>): boolean {
