@@ -1,8 +1,9 @@
 /** An allow/deny answer of the inference gateway (modules/gateway/authorize.ts). */
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+/** `rule`: the tool-policy rule that decided, when the call asked the tool policy (modules/gateway/tool-policy-stage.ts). */
+export type Decision = { allowed: true; rule?: string } | { allowed: false; reason: string; rule?: string };
 
 /** Why, as a short stable name (a metric label: never an id); the caller reads `reason` instead. */
-export const GATEWAY_OUTCOMES = ["granted", "other_team", "no_such_model", "no_such_environment", "not_allowed"] as const;
+export const GATEWAY_OUTCOMES = ["granted", "other_team", "no_such_model", "no_such_environment", "not_allowed", "tool_policy"] as const;
 export type GatewayOutcome = (typeof GATEWAY_OUTCOMES)[number];
 
 /**

@@ -255,6 +255,27 @@ export interface SecurityLogDropTable {
   last_dropped_at: Date;
 }
 
+/** One role's runtime tool policy on a team (migration 0015; modules/tool-policy). */
+export interface ToolPolicyTable {
+  team_id: string;
+  /** A built-in team role, an API key type, or a custom role's id. */
+  role: string;
+  /** Set for a custom role (its rows go when it is deleted). */
+  custom_role_id: string | null;
+  allowed_tools: ColumnType<string[], string, string>;
+  denied_tools: ColumnType<string[], string, string>;
+  max_sensitivity: Sensitivity | null;
+}
+
+/** A role that may touch PHI on the team while minimum-necessary is on (any row: on). */
+export interface ToolPolicyPhiRoleTable {
+  team_id: string;
+  role: string;
+  custom_role_id: string | null;
+}
+
+export type Sensitivity = "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -282,6 +303,8 @@ export interface Database {
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
   authz_state: AuthzStateTable;
+  tool_policies: ToolPolicyTable;
+  tool_policy_phi_roles: ToolPolicyPhiRoleTable;
 }
 
 export type Db = Kysely<Database>;

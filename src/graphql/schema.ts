@@ -17,6 +17,7 @@ import "../modules/service-account/service-account.graphql.js";
 import "../modules/usage/usage.graphql.js";
 import "../modules/audit/audit.graphql.js";
 import "../modules/role/role.graphql.js";
+import "../modules/tool-policy/tool-policy.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 

@@ -9,6 +9,7 @@ import { environmentByName } from "../environment/environment.service.js";
 import { modelById, modelByName } from "../model/model.service.js";
 import { teamById } from "../team/team.service.js";
 import { countInvocation } from "../usage/usage.js";
+import { applyToolPolicy, asksToolPolicy, parseToolFields, toolQuestionKey, type ToolFields } from "./tool-policy-stage.js";
 
 /**
  * The inference gateway's question: may this credential do `action` on `model` in
@@ -45,7 +46,7 @@ const CHECKS = Object.fromEntries(
 const canonicalAction = (name: string): GatewayAction | undefined =>
   Object.hasOwn(GATEWAY_ACTIONS, name) ? (name as GatewayAction) : Object.hasOwn(DEPRECATED_ACTIONS, name) ? DEPRECATED_ACTIONS[name] : undefined;
 
-export interface AuthorizeRequest {
+export interface AuthorizeRequest extends ToolFields {
   action: GatewayAction;
   team?: string;
   model: string;
@@ -69,7 +70,9 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
     throw new BadAuthorizeRequest('"environment" must be an environment name');
   }
   if (team !== undefined && (typeof team !== "string" || typeOfId(team) !== "Team")) throw new BadAuthorizeRequest('"team" must be a team id');
-  return { action, model, environment, ...(team ? { team } : {}) };
+  const tools = parseToolFields(body as Record<string, unknown>);
+  if ("error" in tools) throw new BadAuthorizeRequest(tools.error);
+  return { action, model, environment, ...(team ? { team } : {}), ...tools.fields };
 }
 
 const deny = (outcome: GatewayOutcome, reason: string): GatewayVerdict => ({ decision: { allowed: false, reason }, outcome });
@@ -87,8 +90,8 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   if (!teamId) throw new BadAuthorizeRequest('"team" is required with a personal key');
 
   const { stamp } = await authz.snapshot.get();
-  const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
-  const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, teamId, request)))!;
+  const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment, ...toolQuestionKey(request)]);
+  const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, principal, teamId, request)))!;
   if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
   return counted(deps, verdict);
 }
@@ -108,7 +111,7 @@ const NONE = "none";
  * environment within its scope) learns that a name does not exist there; to anyone else a
  * nonexistent team, model or environment is denied exactly as an invisible one is.
  */
-async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, request: AuthorizeRequest): Promise<GatewayVerdict> {
+async function decideFresh(deps: AppDeps, authz: Authorizer, principal: Principal, teamId: string, request: AuthorizeRequest): Promise<GatewayVerdict> {
   const [team, byName, byId, environment] = await Promise.all([
     teamById(deps.db, teamId),
     modelByName(deps.db, teamId, request.model),
@@ -127,7 +130,10 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, req
     authz.can(modelRef, "view"),
     authz.can(environmentRef, "view"),
   ]);
-  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, outcome: "granted", team: { id: team.id, orgId: team.org_id } };
+  if (team && model && environment && onModel && onEnvironment) {
+    const granted = { decision: { allowed: true as const }, outcome: "granted" as const, team: { id: team.id, orgId: team.org_id } };
+    return asksToolPolicy(request) ? applyToolPolicy(deps, principal, granted, request) : granted;
+  }
   if (viewsTeam && !viewsModel) return deny("no_such_model", "The team has no such model");
   if (viewsTeam && !viewsEnvironment) return deny("no_such_environment", "The team has no such environment");
   return deny("not_allowed", `Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`);
