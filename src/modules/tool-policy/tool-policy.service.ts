@@ -50,9 +50,12 @@ const toRule = (row: { role: string; allowed_tools: string[]; denied_tools: stri
   maxSensitivity: row.max_sensitivity,
 });
 
+/** By code point, whatever the database's collation: built-in names, then custom role ids. */
+const byRole = (a: { role: string }, b: { role: string }) => (a.role < b.role ? -1 : a.role > b.role ? 1 : 0);
+
 async function loadPolicy(db: Db, teamId: string): Promise<TeamPolicy> {
   const [rules, phi] = await Promise.all([listRuleRows(db, teamId), listPhiRoleRows(db, teamId)]);
-  return { rules: rules.map(toRule), phiRoles: phi.map((r) => r.role) };
+  return { rules: rules.map(toRule).sort(byRole), phiRoles: phi.sort(byRole).map((r) => r.role) };
 }
 
 /** The team's policy with its YAML document (custom roles by name). The caller has checked team#view. */
@@ -94,11 +97,11 @@ export async function deleteToolPolicy(ctx: AppContext, teamId: string, role: st
 export async function setPhiRoles(ctx: AppContext, teamId: string, roles: string[]): Promise<string[]> {
   const team = await manageableTeam(ctx, teamId);
   if (roles.length > MAX_GLOBS) throw badInput(`roles: at most ${MAX_GLOBS}`);
-  const resolved = [...new Map((await Promise.all(roles.map((r, i) => resolveRole(ctx, team, r, `roles[${i}]`)))).map((r) => [r.role, r])).values()];
+  const resolved = [...new Map((await Promise.all(roles.map((r, i) => resolveRole(ctx, team, r, `roles[${i}]`)))).map((r) => [r.role, r])).values()].sort(byRole);
   const before = (await loadPolicy(ctx.db, teamId)).phiRoles;
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: teamId, diff: { phiRoles: { before, after: resolved.map((r) => r.role) } } });
   await writeTransaction(ctx, (tx) => replacePhiRoles(tx, teamId, resolved));
-  return resolved.map((r) => r.role).sort();
+  return resolved.map((r) => r.role);
 }
 
 const located = (p: Problem) => (p.line === undefined ? p.message : `line ${p.line}, column ${p.column}: ${p.message}`);
@@ -149,7 +152,7 @@ const ORDER = { team: 0, org_admin: 0, custom: 1, key: 2 } as const;
 export async function toolPolicyVerdict(db: Db, principal: Principal, teamId: string, question: ToolQuestion): Promise<ToolVerdict> {
   const [policy, rows] = await Promise.all([loadPolicy(db, teamId), listHeldRoles(db, teamId, principal.id)]);
   const held = new Map<string, HeldRole & { order: number }>();
-  for (const row of rows.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.name.localeCompare(b.name))) {
+  for (const row of rows.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (!held.has(row.key)) held.set(row.key, { key: row.key, label: `${LABEL[row.kind]} ${row.name}`, order: ORDER[row.kind] });
   }
   return evaluate(policy, [...held.values()], question);
