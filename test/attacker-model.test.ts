@@ -74,6 +74,8 @@ const KNOWN_ATTACKS: [Step[]][] = [
   [[{ op: "setTeamRole", caller: 10, object: 0, principal: 9, choice: 0 }, { op: "createServiceAccount", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "renameTeam", caller: 10, object: 0, principal: 0, choice: 0 }]],
   // Separation of duties (issue 13): on a run A's creator started, the creator, A's FULL_ACCESS key and B's creator may not decide; A's OPERATOR may.
   [[{ op: "decideChainRun", caller: 1, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 9, object: 0, principal: 0, choice: 0 }]],
+  // Tool policy (issue 14): the team:manage_members holder, A's FULL_ACCESS key and B's creator may not set A's; A's creator may.
+  [[{ op: "setToolPolicy", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "setToolPolicyDocument", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "setPhiRoles", caller: 16, object: 0, principal: 0, choice: 1 }, { op: "setToolPolicy", caller: 1, object: 0, principal: 0, choice: 0 }]],
 ];
 
 describe("an attacker with any account, or none, gets nothing its roles do not grant", () => {

@@ -23,6 +23,10 @@ beforeAll(async () => {
   await step("setBillingEmail", "organization.set_billing_email", `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: "ap@example.test") { id } }`, { o });
   const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
   await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
+  await step("setToolPolicy", "tool_policy.set", `mutation($t: ID!) { setToolPolicy(teamId: $t, role: "MEMBER", allowedTools: ["search"], deniedTools: [], maxSensitivity: INTERNAL) { role } }`, { t: team });
+  await step("setPhiRoles", "tool_policy.phi_roles_set", `mutation($t: ID!) { setPhiRoles(teamId: $t, roles: ["ADMIN"]) }`, { t: team });
+  await step("deleteToolPolicy", "tool_policy.delete", `mutation($t: ID!) { deleteToolPolicy(teamId: $t, role: "MEMBER") }`, { t: team });
+  await step("setToolPolicyDocument", "tool_policy.document_set", `mutation($t: ID!, $d: String!) { setToolPolicyDocument(teamId: $t, document: $d) { document } }`, { t: team, d: "roles:\n  member:\n    allowed_tools: [search]\n" });
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
   const spare = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "spare@example.test", role: MEMBER }) { invitation { id } } }`, { o });
   await step("revokeInvitation", "member.revoke_invitation", `mutation($i: ID!) { revokeInvitation(id: $i) { status } }`, { i: spare.invitation.id });

@@ -8,7 +8,7 @@ import { startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
  * (never an internal error), and a call that errs changes nothing.
  */
 const SPEC_CODES = ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "AUTHZ_UNAVAILABLE"];
-const TABLES = ["organizations", "teams", "org_memberships", "team_memberships", "invitations", "models", "deployments", "environments", "chains", "chain_runs", "secrets", "api_keys", "service_accounts", "roles", "role_assignments", "authz_relationships"] as const;
+const TABLES = ["organizations", "teams", "org_memberships", "team_memberships", "invitations", "models", "deployments", "environments", "chains", "chain_runs", "secrets", "api_keys", "service_accounts", "roles", "role_assignments", "authz_relationships", "tool_policies", "tool_policy_phi_roles"] as const;
 
 let app: TestApp;
 let org: SeededOrg;
@@ -59,6 +59,15 @@ const MUTATIONS: { query: string; variables: () => fc.Arbitrary<Record<string, u
   { query: `mutation($t: ID, $n: String!, $e: [ID!]) { createApiKey(input: { name: $n, teamId: $t, type: INFERENCE_ONLY, environmentIds: $e }) { secret } }`, variables: () => fc.record({ t: id(), n: text, e: fc.array(id(), { maxLength: 3 }) }) },
   { query: `mutation($i: ID!) { revokeApiKey(id: $i) { id } }`, variables: () => fc.record({ i: id() }) },
   { query: `mutation($o: ID!, $n: String!, $p: [String!]!) { createRole(organizationId: $o, name: $n, permissions: $p) { id } }`, variables: () => fc.record({ o: id(), n: text, p: fc.array(text, { maxLength: 3 }) }) },
+  {
+    query: `mutation($t: ID!, $r: String!, $a: [String!]!, $d: [String!]!) { setToolPolicy(teamId: $t, role: $r, allowedTools: $a, deniedTools: $d) { role } }`,
+    variables: () => fc.record({ t: id(), r: fc.oneof(text, fc.constantFrom("MEMBER", "inference_only")), a: fc.array(fc.oneof(text, fc.constantFrom("*", "[a", "a{b", "report_*")), { maxLength: 3 }), d: fc.array(text, { maxLength: 3 }) }),
+  },
+  { query: `mutation($t: ID!, $r: [String!]!) { setPhiRoles(teamId: $t, roles: $r) }`, variables: () => fc.record({ t: id(), r: fc.array(fc.oneof(text, id()), { maxLength: 3 }) }) },
+  {
+    query: `mutation($t: ID!, $d: String!) { setToolPolicyDocument(teamId: $t, document: $d) { document } }`,
+    variables: () => fc.record({ t: id(), d: fc.oneof(text, fc.constantFrom("roles:\n  x: [", "roles: !!binary aGk=", "a: &a [*a]", "data_access:\n  MEMBER:\n    max_sensitivity: {}", "minimum_necessary: 7", "? [a]\n: b")) }),
+  },
 ];
 
 async function counts(): Promise<Record<string, number>> {

@@ -76,3 +76,24 @@ describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4
     expect(stale).toBe(0);
   });
 });
+
+describe(`no stale allow after a tool policy is narrowed (${ROUNDS_PER_KIND} rounds)`, () => {
+  it("tool policy narrowed (a deny added, the rule deleted, or the document replaced): the very next call with that tool is denied", async () => {
+    const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "tools", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
+    const call = { action: "model:invoke", model: "m", environment: "prod", tool: "search" };
+    const set = `mutation($t: ID!, $a: [String!]!, $d: [String!]!) { setToolPolicy(teamId: $t, role: "INFERENCE_ONLY", allowedTools: $a, deniedTools: $d) { role } }`;
+    const narrow = [
+      () => admin(set, { t: teamId, a: ["*"], d: ["search"] }),
+      () => admin(`mutation($t: ID!) { deleteToolPolicy(teamId: $t, role: "INFERENCE_ONLY") }`, { t: teamId }),
+      () => admin(`mutation($t: ID!, $d: String!) { setToolPolicyDocument(teamId: $t, document: $d) { document } }`, { t: teamId, d: "roles:\n  inference_only:\n    allowed_tools: [report_*]\n" }),
+    ];
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      await admin(set, { t: teamId, a: ["search", "report_*"], d: [] });
+      expect((await authorize(app, key, call)).status).toBe(200);
+      await narrow[i % narrow.length]!();
+      if ((await authorize(app, key, call)).status !== 403) stale++;
+    }
+    expect(stale).toBe(0);
+  });
+});

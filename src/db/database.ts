@@ -1,5 +1,8 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
 import type { ChainRunDecisionTable, ChainRunTable, ChainVersionTable } from "./chain-tables.js";
+import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./tool-policy-tables.js";
+
+export type { Sensitivity };
 
 /** Row types of every table, one interface per table; `Database` is what Kysely is typed with. */
 
@@ -254,27 +257,6 @@ export interface SecurityLogDropTable {
   dropped: ColumnType<string, number, number>;
   last_dropped_at: Date;
 }
-
-/** One role's runtime tool policy on a team (migration 0015; modules/tool-policy). */
-export interface ToolPolicyTable {
-  team_id: string;
-  /** A built-in team role, an API key type, or a custom role's id. */
-  role: string;
-  /** Set for a custom role (its rows go when it is deleted). */
-  custom_role_id: string | null;
-  allowed_tools: ColumnType<string[], string, string>;
-  denied_tools: ColumnType<string[], string, string>;
-  max_sensitivity: Sensitivity | null;
-}
-
-/** A role that may touch PHI on the team while minimum-necessary is on (any row: on). */
-export interface ToolPolicyPhiRoleTable {
-  team_id: string;
-  role: string;
-  custom_role_id: string | null;
-}
-
-export type Sensitivity = "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
 
 export interface Database {
   organizations: OrganizationTable;

@@ -1,6 +1,7 @@
 import { DEPLOYMENT_OPS, isDeploymentOp, planDeploymentOp } from "./attacker-steps-deployments.js";
 import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type ObjectKind, type OrgRole, type Principal, type Reference, type TeamRole } from "./attacker-reference.js";
 import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-chain-runs.js";
+import { isToolPolicyOp, planToolPolicyStep, TOOL_POLICY_OPS } from "./attacker-steps-tool-policy.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -11,7 +12,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -77,6 +78,7 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
   const holds = (t: string, perms: Iterable<string>) => !!ref.object(t) && ref.holdsAll(caller, t, perms);
   const orgAdmin = (org: string | undefined) => !!org && caller.kind === "USER" && ref.orgRole.get(`${org}|${caller.id}`) === "ADMIN";
   const decide = (permitted: boolean, valid: boolean): Attempt["allowed"] => (permitted ? (valid ? "yes" : "invalid") : valid ? "no" : "refused");
+  if (isToolPolicyOp(step.op)) return planToolPolicyStep(step, ref, team, teamTarget, holds(team, ["manage"]));
   const member = (p: Principal | undefined, t: string) =>
     !!p && ((p.kind === "USER" && inOrg(p, ref.object(t)?.org)) || (p.kind === "SERVICE_ACCOUNT" && p.team === t));
   const orgTarget = (org: string) => ({ variable: "o", id: org, visible: visible(org), ghost: ghost("org") });
