@@ -132,6 +132,18 @@ describe("setToolPolicyDocument", () => {
     expect((await app.ok(org.admin.key, READ, { t: teamId })).team.toolPolicy).toEqual(before);
   });
 
+  it("a custom role named like a built-in is shown by id, so the document still sets the same policy", async () => {
+    const admin = (await app.ok(org.admin.key, `mutation($o: ID!) { createRole(organizationId: $o, name: "Admin", permissions: ["team:view"]) { id } }`, { o: org.orgId })).createRole.id;
+    await app.ok(org.admin.key, `mutation($t: ID!, $r: String!) { setToolPolicy(teamId: $t, role: $r, allowedTools: ["export"], deniedTools: []) { role } }`, { t: teamId, r: admin });
+    const before = (await app.ok(org.admin.key, READ, { t: teamId })).team.toolPolicy;
+    expect(before.document).toContain(`  ${admin}:\n    allowed_tools:\n      - export\n`);
+    expect(codes(await setDocument(before.document))).toEqual([]);
+    expect((await app.ok(org.admin.key, READ, { t: teamId })).team.toolPolicy).toEqual(before);
+    await app.ok(org.admin.key, `mutation($r: ID!) { deleteRole(id: $r) }`, { r: admin });
+    // Its rule went with it (the rows reference the role).
+    expect((await app.ok(org.admin.key, READ, { t: teamId })).team.toolPolicy.rules.map((r: { role: string }) => r.role)).not.toContain(admin);
+  });
+
   it("reports every error at once, each with its line and column, and changes nothing", async () => {
     const before = (await app.ok(org.admin.key, READ, { t: teamId })).team.toolPolicy;
     const result = await setDocument(BROKEN);

@@ -63,7 +63,11 @@ export async function getToolPolicy(ctx: AppContext, team: Team): Promise<TeamTo
   const policy = await loadPolicy(ctx.db, team.id);
   const custom = [...policy.rules.map((r) => r.role), ...policy.phiRoles].some((role) => !builtInRole(role));
   const names = new Map(custom ? (await listRoles(ctx.db, team.org_id)).map((r) => [r.id, r.name]) : []);
-  const name = (role: string) => names.get(role) ?? role;
+  // By name, unless the name reads as a built-in role in YAML (a custom role "Admin"): then by id, so the document sets the same policy again.
+  const name = (role: string) => {
+    const named = names.get(role);
+    return named !== undefined && !builtInRole(named) ? named : role;
+  };
   const document = renderToolPolicyDocument(policy.rules.map((r) => ({ ...r, name: name(r.role) })), policy.phiRoles.map(name));
   return { ...policy, document };
 }
@@ -111,10 +115,13 @@ export async function setToolPolicyDocument(ctx: AppContext, teamId: string, doc
   const team = await manageableTeam(ctx, teamId);
   const parsed = parseToolPolicyDocument(document);
   const errors = parsed.problems.filter((p) => p.severity === "error");
-  const byName = new Map((await listRoles(ctx.db, team.org_id)).map((r) => [r.name, r.id]));
+  const roles = await listRoles(ctx.db, team.org_id);
+  const byName = new Map(roles.map((r) => [r.name, r.id]));
+  const ids = new Set(roles.map((r) => r.id));
+  // A custom role by name, or by id (how the shown document names one whose name reads as a built-in).
   const resolve = (role: { name: string; builtIn: boolean; line: number; column: number }): ResolvedRole | undefined => {
     if (role.builtIn) return { role: role.name, customRoleId: null };
-    const id = byName.get(role.name);
+    const id = byName.get(role.name) ?? (ids.has(role.name) ? role.name : undefined);
     if (!id) errors.push({ severity: "error", line: role.line, column: role.column, message: `unknown role "${role.name}": not a built-in role, an API key type or a custom role of the organization` });
     return id ? { role: id, customRoleId: id } : undefined;
   };
