@@ -33,7 +33,7 @@ export function parseToolFields(body: Record<string, unknown>): { fields: ToolFi
 
 export const asksToolPolicy = (fields: ToolFields) => fields.tool !== undefined || fields.sensitivity !== undefined || fields.phi !== undefined;
 
-/** The cache key's part for these fields (absent and given-as-false differ only for phi, which is harmless). */
+/** The decision cache key's part for these fields (each answer depends on all three). */
 export const toolQuestionKey = (fields: ToolFields) => [fields.tool ?? null, fields.sensitivity ?? null, fields.phi ?? null];
 
 /** The allowed verdict narrowed by the policy: denied with the deciding rule, or allowed with it. */

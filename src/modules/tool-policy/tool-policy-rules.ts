@@ -127,6 +127,8 @@ export function evaluate(policy: TeamPolicy, roles: HeldRole[], question: ToolQu
     decided.push(`minimum necessary: ${phiRole.label} may touch PHI`);
   } else if (question.phi === true) {
     decided.push("minimum necessary is off: PHI bounded by sensitivity only");
+  } else if (question.phi === false && decided.length === 0) {
+    decided.push("not PHI: minimum necessary does not apply");
   }
   return { allowed: true, rule: decided.join("; ") };
 }
