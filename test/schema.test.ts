@@ -17,7 +17,6 @@ const NOT_YET_BUILT = new Set<string>([
   "SsoGroupMapping",
   "AccessRequest",
   "AccessRequestInput",
-  "TeamLimits",
   "ScimToken",
   "CreateScimTokenPayload",
   "PermissionExplanation",
@@ -34,7 +33,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Mutation.approveAccessRequest",
   "Mutation.denyAccessRequest",
   "Mutation.setIpAllowlist",
-  "Mutation.setTeamLimits",
 ]);
 
 describe("the GraphQL schema", () => {

@@ -7,7 +7,7 @@ import type { Tx } from "../../db/database.js";
 import { badInput, conflict } from "../../errors.js";
 import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
-import { validName } from "../../validation.js";
+import { MAX_REQUESTS_PER_MINUTE, validLimit, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { environmentsOfTeam } from "../environment/environment.service.js";
@@ -51,6 +51,7 @@ export interface CreateApiKeyInput {
   environmentIds?: string[] | null;
   modelIds?: string[] | null;
   expiresAt?: Date | null;
+  requestsPerMinute?: number | null;
 }
 
 /**
@@ -62,6 +63,8 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   const name = validName(input.name, "key name");
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw badInput("expiresAt must be in the future");
   const expires_at = input.expiresAt ?? null;
+  // Any kind of key may carry its own limit; it never loosens its team's (the stricter applies).
+  const requests_per_minute = validLimit(input.requestsPerMinute ?? null, "requestsPerMinute", MAX_REQUESTS_PER_MINUTE);
   if (input.teamId && input.serviceAccountId) throw badInput("Give teamId or serviceAccountId, not both");
 
   if (input.serviceAccountId) {
@@ -74,7 +77,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     const environments = (await environmentsOfTeam(ctx.db, team.id)).map((e) => ref("environment", e.id));
     await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
     return writeTransaction(ctx, (tx) =>
-      issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at }, { team }),
+      issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team }),
     );
   }
 
@@ -91,13 +94,13 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
       for (const [table, ids] of [["environments", scope.environmentIds], ["models", scope.modelIds]] as const) {
         if (ids && (await findScopeIdsInTeam(tx, table, team.id, ids)).length !== ids.length) throw conflict(`A scoped ${table.slice(0, -1)} was deleted meanwhile`);
       }
-      return issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at }, { team, scope });
+      return issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team, scope });
     });
   }
 
   const user = requireUser(ctx);
   rejectTeamKeyOptions(input, "personal");
-  return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at }));
+  return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at, requests_per_minute }));
 }
 
 function rejectTeamKeyOptions(input: CreateApiKeyInput, kind: string): void {

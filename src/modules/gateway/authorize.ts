@@ -9,6 +9,7 @@ import { environmentByName } from "../environment/environment.service.js";
 import { modelById, modelByName } from "../model/model.service.js";
 import { teamById } from "../team/team.service.js";
 import { countInvocation } from "../usage/usage.js";
+import { consumeLimits, keyLimitOf, limitsOfTeam } from "./limits.js";
 
 /**
  * The inference gateway's question: may this credential do `action` on `model` in
@@ -89,7 +90,15 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   const { stamp } = await authz.snapshot.get();
   const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment]);
   const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, teamId, request)))!;
-  if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") {
+    // Last stage, outside the cache: only a call that would be allowed consumes (limits.ts).
+    const refusal = await consumeLimits(deps, verdict.team, keyLimitOf(principal));
+    if (refusal) {
+      deps.metrics.countDecision(refusal.outcome);
+      throw refusal;
+    }
+    countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  }
   return counted(deps, verdict);
 }
 
@@ -127,7 +136,7 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, teamId: string, req
     authz.can(modelRef, "view"),
     authz.can(environmentRef, "view"),
   ]);
-  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, outcome: "granted", team: { id: team.id, orgId: team.org_id } };
+  if (team && model && environment && onModel && onEnvironment) return { decision: { allowed: true }, outcome: "granted", team: { id: team.id, orgId: team.org_id, limits: limitsOfTeam(team) } };
   if (viewsTeam && !viewsModel) return deny("no_such_model", "The team has no such model");
   if (viewsTeam && !viewsEnvironment) return deny("no_such_environment", "The team has no such environment");
   return deny("not_allowed", `Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`);
