@@ -23,6 +23,7 @@ beforeAll(async () => {
   await step("setBillingEmail", "organization.set_billing_email", `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: "ap@example.test") { id } }`, { o });
   const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
   await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
+  await step("setTeamLimits", "team.set_limits", `mutation($t: ID!) { setTeamLimits(teamId: $t, requestsPerMinute: 600, monthlyInvocations: 100000) { requestsPerMinute } }`, { t: team });
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
   const spare = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "spare@example.test", role: MEMBER }) { invitation { id } } }`, { o });
   await step("revokeInvitation", "member.revoke_invitation", `mutation($i: ID!) { revokeInvitation(id: $i) { status } }`, { i: spare.invitation.id });

@@ -64,7 +64,8 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw badInput("expiresAt must be in the future");
   const expires_at = input.expiresAt ?? null;
   // Any kind of key may carry its own limit; it never loosens its team's (the stricter applies).
-  const requests_per_minute = validLimit(input.requestsPerMinute ?? null, "requestsPerMinute", MAX_REQUESTS_PER_MINUTE);
+  // Validated once authorized: a team the caller cannot reach answers NOT_FOUND whatever the limit.
+  const keyLimit = () => validLimit(input.requestsPerMinute ?? null, "requestsPerMinute", MAX_REQUESTS_PER_MINUTE);
   if (input.teamId && input.serviceAccountId) throw badInput("Give teamId or serviceAccountId, not both");
 
   if (input.serviceAccountId) {
@@ -76,6 +77,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     // The key acts as the account: only someone who holds everything it holds may have one.
     const environments = (await environmentsOfTeam(ctx.db, team.id)).map((e) => ref("environment", e.id));
     await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
+    const requests_per_minute = keyLimit();
     return writeTransaction(ctx, (tx) =>
       issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team }),
     );
@@ -86,6 +88,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     if (!input.type) throw badInput("A team key needs a type: FULL_ACCESS, INFERENCE_ONLY or METRICS_ONLY");
     await requireHeld(ctx.authz, teamRef(team.id), KEY_TYPE_GRANTS[input.type], `create a ${input.type} key`);
+    const requests_per_minute = keyLimit();
     const scope = { environmentIds: await scopeIds(ctx, team, "environments", input.environmentIds), modelIds: await scopeIds(ctx, team, "models", input.modelIds) };
     return writeTransaction(ctx, async (tx) => {
       // Under the team's scope lock, the scope is read again: an environment or model deleted
@@ -100,6 +103,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
 
   const user = requireUser(ctx);
   rejectTeamKeyOptions(input, "personal");
+  const requests_per_minute = keyLimit();
   return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at, requests_per_minute }));
 }
 
