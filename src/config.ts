@@ -33,6 +33,11 @@ export interface Config {
    * The OpenTelemetry SDK reads the other OTEL_* variables (protocol, headers, sampler) itself.
    */
   tracing: boolean;
+  /**
+   * Where the gateway's rate-limit and budget counters live, shared by every API process
+   * (modules/gateway/limits.ts). Absent: each process counts in its own memory.
+   */
+  redisUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -125,8 +130,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (tracing && !/^https?:\/\//.test(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "")) problems.push("OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://");
 
 
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\/[^\s/]/.test(redisUrl)) problems.push("REDIS_URL must start with redis:// or rediss:// and name a host (redis://127.0.0.1:6379)");
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -13,6 +13,7 @@ import type { GatewayVerdict } from "./authz/decision.js";
 import type { Mailer } from "./mailer.js";
 import type { SecretBox } from "./crypto/secret-box.js";
 import type { Metrics } from "./observability/metrics.js";
+import type { LimitCounters } from "./limits/counters.js";
 
 /** Answers kept across requests, each valid for one stamp (authz/stamped-cache.ts). */
 export interface AuthzCaches {
@@ -39,6 +40,8 @@ export interface AppDeps {
   usage: Coalescer<number>;
   /** When each API key was last used, written in batches. */
   keyLastUsed: Coalescer<Date>;
+  /** The gateway's rate-limit and budget counters: in Redis with REDIS_URL, else in this process. */
+  limitCounters: LimitCounters;
   /**
    * `draining` is set on SIGTERM: /readyz answers 503 so load balancers stop sending, while
    * requests drain. `failed` is set when serving is no longer safe (the embedded SpiceDB's

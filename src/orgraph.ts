@@ -17,6 +17,8 @@ import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
 import { instrumentAuthzClient } from "./observability/authz-client-metrics.js";
 import { Metrics } from "./observability/metrics.js";
+import { MemoryLimitCounters } from "./limits/counters.js";
+import { RedisLimitCounters } from "./limits/redis-counters.js";
 
 export interface Orgraph {
   app: App;
@@ -93,10 +95,12 @@ export async function startOrgraph(
     usage.start(2_000);
     keyLastUsed.start(5_000);
     cleanups.push(() => usage.stop(), () => keyLastUsed.stop());
+    const limitCounters = config.redisUrl ? await RedisLimitCounters.connect(config.redisUrl, logger) : new MemoryLimitCounters();
+    cleanups.push(() => limitCounters.close());
     const mailer = config.mail ? createSmtpMailer(config.mail) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
     const deps: AppDeps = {
-      config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, lifecycle, logger, metrics,
+      config, db: database.db, authzClient, consistency, outbox, caches: createAuthzCaches(), secretBox, mailer, usage, keyLastUsed, limitCounters, lifecycle, logger, metrics,
     };
     metrics.collectAtScrape({ caches: () => deps.caches, outbox: () => outboxBacklog(database.db), pool: database.pool, logger });
     return { app: createApp(deps, { jwt }), deps, failed, close: cleanup };

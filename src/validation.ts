@@ -29,3 +29,14 @@ export function validPageSize(first: number | null | undefined): number {
   if (!Number.isInteger(first) || first < 1 || first > 100) throw badInput("first must be between 1 and 100");
   return first;
 }
+
+/** Upper bounds of the gateway's limits: far above any real team, far below where counters could misbehave. */
+export const MAX_REQUESTS_PER_MINUTE = 1_000_000;
+export const MAX_MONTHLY_INVOCATIONS = 1_000_000_000;
+
+/** A rate limit or budget: a whole number from 1 to `max`, or null (no limit). `name` is the argument's. */
+export function validLimit(value: number | null, name: string, max: number): number | null {
+  if (value === null) return null;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw badInput(`${name} must be a whole number from 1 to ${max.toLocaleString("en-US")}, or null for no limit`);
+  return value;
+}

@@ -27,6 +27,7 @@ beforeAll(async () => {
   await step("setPhiRoles", "tool_policy.phi_roles_set", `mutation($t: ID!) { setPhiRoles(teamId: $t, roles: ["ADMIN"]) }`, { t: team });
   await step("deleteToolPolicy", "tool_policy.delete", `mutation($t: ID!) { deleteToolPolicy(teamId: $t, role: "MEMBER") }`, { t: team });
   await step("setToolPolicyDocument", "tool_policy.document_set", `mutation($t: ID!, $d: String!) { setToolPolicyDocument(teamId: $t, document: $d) { document } }`, { t: team, d: "roles:\n  member:\n    allowed_tools: [search]\n" });
+  await step("setTeamLimits", "team.set_limits", `mutation($t: ID!) { setTeamLimits(teamId: $t, requestsPerMinute: 600, monthlyInvocations: 100000) { requestsPerMinute } }`, { t: team });
   const invite = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "all@example.test", role: MEMBER, teams: [] }) { token } }`, { o });
   const spare = await step("inviteMember", "member.invite", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "spare@example.test", role: MEMBER }) { invitation { id } } }`, { o });
   await step("revokeInvitation", "member.revoke_invitation", `mutation($i: ID!) { revokeInvitation(id: $i) { status } }`, { i: spare.invitation.id });

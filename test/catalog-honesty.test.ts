@@ -169,6 +169,14 @@ describe("catalog honesty: every permission the catalog lists is an operation", 
 });
 
 describe("the operations added for catalog honesty", () => {
+  it("billing:manage is also what setTeamLimits checks: a BILLING_ADMIN sets a team's limits, a team ADMIN (who views the team) is FORBIDDEN", async () => {
+    const set = `mutation($t: ID!) { setTeamLimits(teamId: $t, requestsPerMinute: 600) { requestsPerMinute } }`;
+    expect(codes(await q(keys.ADMIN!, set, { t: team }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await q(keys.orgMember!, set, { t: team }))).toEqual(["NOT_FOUND"]);
+    expect((await app.ok(keys.billing!, set, { t: team })).setTeamLimits).toEqual({ requestsPerMinute: 600 });
+    await app.ok(keys.billing!, `mutation($t: ID!) { setTeamLimits(teamId: $t, requestsPerMinute: null) { requestsPerMinute } }`, { t: team });
+  });
+
   it("setBillingEmail validates the address, clears it with null, and is hidden from strangers", async () => {
     expect(codes(await q(keys.billing!, `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: "not an email") { id } }`, { o: org.orgId }))).toEqual(["BAD_USER_INPUT"]);
     const cleared = await app.ok(keys.billing!, `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: null) { billingEmail } }`, { o: org.orgId });

@@ -16,8 +16,9 @@ const compose = parse(composeText, { merge: true });
 const dockerfile = read("Dockerfile");
 
 describe("docker-compose.yml, read, not run (no Docker engine here)", () => {
-  it("declares Postgres, SpiceDB (migrate, then serve on the Postgres datastore) and the API, in that order of dependence", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(["api", "postgres", "spicedb", "spicedb-migrate"]);
+  it("declares Postgres, SpiceDB (migrate, then serve on the Postgres datastore), Redis and the API, in that order of dependence", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["api", "postgres", "redis", "spicedb", "spicedb-migrate"]);
+    expect(compose.services.api.depends_on.redis.condition).toBe("service_healthy");
     expect(compose.services["spicedb-migrate"].command).toBe("datastore migrate head");
     expect(compose.services.spicedb.command).toBe("serve");
     expect(compose.services.spicedb.environment.SPICEDB_DATASTORE_ENGINE).toBe("postgres");
@@ -59,6 +60,8 @@ describe("docker-compose.yml, read, not run (no Docker engine here)", () => {
     expect(config.databaseUrl).toContain("@postgres:5432/");
     expect(config.spicedb).toEqual({ kind: "remote", endpoint: "spicedb:50051", token: "change-me-spicedb-token", tls: false });
     expect(compose.services.spicedb.environment.SPICEDB_GRPC_PRESHARED_KEY).toBe(compose.services.api.environment.SPICEDB_TOKEN);
+    // The rate-limit counters are shared by every API instance: in the compose file's Redis.
+    expect(config.redisUrl).toBe("redis://redis:6379");
   });
 });
 

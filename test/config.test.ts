@@ -32,6 +32,8 @@ describe("configuration", () => {
     [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN must be at least 16 characters"],
     [{ METRICS_TOKEN: "sixteen chars or more but spaced" }, "METRICS_TOKEN must be at least 16 characters, without spaces"],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://"],
+    [{ REDIS_URL: "127.0.0.1:6379" }, "REDIS_URL must start with redis:// or rediss://"],
+    [{ REDIS_URL: "redis://" }, "REDIS_URL must start with redis:// or rediss:// and name a host"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -53,6 +55,11 @@ describe("configuration", () => {
     expect(loadConfig({}).tracing).toBe(false);
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" }).tracing).toBe(false);
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toBe(true);
+  });
+
+  it("reads REDIS_URL (none by default: the gateway's limits are counted in each process)", () => {
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: "rediss://user:pw@redis.internal:6380/2" }).redisUrl).toBe("rediss://user:pw@redis.internal:6380/2");
   });
 
   it("lists every problem at once", () => {

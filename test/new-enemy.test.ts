@@ -29,7 +29,7 @@ afterAll(() => app?.close());
 
 const admin = (query: string, variables: Record<string, unknown>) => app.ok(org.admin.key, query, variables);
 
-describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4} rounds)`, () => {
+describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 5} rounds)`, () => {
   it("team membership removed", async () => {
     let stale = 0;
     for (let i = 0; i < ROUNDS_PER_KIND; i++) {
@@ -61,6 +61,24 @@ describe(`no stale allow after an acknowledged revocation (${ROUNDS_PER_KIND * 4
       expect((await authorize(app, key.secret, { action: "model:invoke", model: "m", environment: "prod" })).status).toBe(200);
       await admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
       if ((await authorize(app, key.secret, { action: "model:invoke", model: "m", environment: "prod" })).status !== 401) stale++;
+    }
+    expect(stale).toBe(0);
+  });
+
+  it("team budget lowered to (or below) the month's usage", async () => {
+    const budgets = await app.seed.team(org, "Budgets");
+    await admin(`mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: budgets });
+    await admin(`mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: budgets });
+    const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "budgeted", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: budgets })).createApiKey.secret;
+    const invoke = { action: "model:invoke", model: "m", environment: "prod" };
+    const setBudget = (month: number) => admin(`mutation($t: ID!, $m: Int) { setTeamLimits(teamId: $t, monthlyInvocations: $m) { monthlyInvocations } }`, { t: budgets, m: month });
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      // Round i: i invocations so far; one more is allowed, then the budget drops to the usage (or one below it).
+      await setBudget(i + 1);
+      expect((await authorize(app, key, invoke)).status).toBe(200);
+      await setBudget(Math.max(1, i + 1 - (i % 2)));
+      if ((await authorize(app, key, invoke)).status !== 429) stale++;
     }
     expect(stale).toBe(0);
   });

@@ -16,7 +16,6 @@ const NOT_YET_BUILT = new Set<string>([
   "SsoGroupMapping",
   "AccessRequest",
   "AccessRequestInput",
-  "TeamLimits",
   "ScimToken",
   "CreateScimTokenPayload",
   "PermissionExplanation",
@@ -33,7 +32,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Mutation.approveAccessRequest",
   "Mutation.denyAccessRequest",
   "Mutation.setIpAllowlist",
-  "Mutation.setTeamLimits",
 ]);
 
 describe("the GraphQL schema", () => {

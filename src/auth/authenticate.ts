@@ -48,7 +48,7 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }
   deps.keyLastUsed.add(key.id, new Date());
-  const via = { method: "api_key" as const, keyId: key.id };
+  const via = { method: "api_key" as const, keyId: key.id, ...(key.requests_per_minute !== null ? { requestsPerMinute: key.requests_per_minute } : {}) };
   if (key.kind === "PERSONAL") return { kind: "USER", id: key.user_id!, via };
   if (key.kind === "SERVICE_ACCOUNT") return { kind: "SERVICE_ACCOUNT", id: key.service_account_id!, teamId: key.team_id!, via };
   return { kind: "API_KEY", id: key.id, teamId: key.team_id!, via };

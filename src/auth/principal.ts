@@ -1,14 +1,17 @@
 import type { ObjectRef } from "../authz/model.js";
 
+/** An API key, with its own per-minute limit of the gateway when it has one (modules/gateway/limits.ts). */
+export type KeyCredential = { method: "api_key"; keyId: string; requestsPerMinute?: number };
+
 /** Who is calling, and how they proved it. */
 export type Principal =
   | {
       kind: "USER";
       id: string;
-      via: { method: "api_key"; keyId: string } | { method: "jwt"; subject: string } | { method: "invitation"; invitationId: string };
+      via: KeyCredential | { method: "jwt"; subject: string } | { method: "invitation"; invitationId: string };
     }
-  | { kind: "SERVICE_ACCOUNT"; id: string; teamId: string; via: { method: "api_key"; keyId: string } }
-  | { kind: "API_KEY"; id: string; teamId: string; via: { method: "api_key"; keyId: string } };
+  | { kind: "SERVICE_ACCOUNT"; id: string; teamId: string; via: KeyCredential }
+  | { kind: "API_KEY"; id: string; teamId: string; via: KeyCredential };
 
 const SUBJECT_TYPE = { USER: "user", SERVICE_ACCOUNT: "service_account", API_KEY: "api_key" } as const;
 

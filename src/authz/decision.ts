@@ -3,7 +3,7 @@
 export type Decision = { allowed: true; rule?: string } | { allowed: false; reason: string; rule?: string };
 
 /** Why, as a short stable name (a metric label: never an id); the caller reads `reason` instead. */
-export const GATEWAY_OUTCOMES = ["granted", "other_team", "no_such_model", "no_such_environment", "not_allowed", "tool_policy"] as const;
+export const GATEWAY_OUTCOMES = ["granted", "other_team", "no_such_model", "no_such_environment", "not_allowed", "tool_policy", "rate_limited", "budget_exhausted"] as const;
 export type GatewayOutcome = (typeof GATEWAY_OUTCOMES)[number];
 
 /**
@@ -13,5 +13,13 @@ export type GatewayOutcome = (typeof GATEWAY_OUTCOMES)[number];
 export interface GatewayVerdict {
   decision: Decision;
   outcome: GatewayOutcome;
-  team?: { id: string; orgId: string };
+  team?: { id: string; orgId: string; limits?: TeamLimitValues };
+}
+
+/** A team's rate limit and monthly budget as the decision read them (absent: the team has neither). */
+export interface TeamLimitValues {
+  requestsPerMinute: number | null;
+  monthlyInvocations: number | null;
+  /** Moves with every change of the limits (the monthly counter's key, modules/gateway/limits.ts). */
+  version: number;
 }

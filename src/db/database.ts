@@ -44,6 +44,11 @@ export interface TeamTable {
   org_id: string;
   name: string;
   is_default: boolean;
+  /** Allowed model:invoke decisions per minute, and per calendar month (UTC); null: no limit (migration 0014). */
+  requests_per_minute: ColumnType<number | null, number | null | undefined, number | null>;
+  monthly_invocations: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Moves with every change of the limits: the gateway's monthly counter is keyed by it. */
+  limits_version: ColumnType<number, number | undefined, number>;
   created_at: CreatedAt;
 }
 
@@ -90,6 +95,8 @@ export interface ApiKeyTable {
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** The key's own limit of allowed model:invoke decisions per minute (migration 0014); null: none. */
+  requests_per_minute: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** The durable record of every relationship SpiceDB must hold (see authz/relationship-writes.ts). */

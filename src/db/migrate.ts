@@ -11,6 +11,7 @@ import * as securityLog from "./migrations/2026_11_25_0009_security_log.js";
 import * as chainRuns from "./migrations/2026_11_25_0011_chain_runs.js";
 import * as billingEmail from "./migrations/2026_11_25_0012_billing_email.js";
 import * as toolPolicies from "./migrations/2026_12_03_0015_tool_policies.js";
+import * as limits from "./migrations/2026_12_03_0014_limits.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_25_0011_chain_runs": chainRuns,
   "2026_11_25_0012_billing_email": billingEmail,
   "2026_12_03_0015_tool_policies": toolPolicies,
+  "2026_12_03_0014_limits": limits,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -5,6 +5,7 @@ import "../modules/user/user.graphql.js";
 import "../modules/api-key/api-key.graphql.js";
 import "../modules/organization/organization.graphql.js";
 import "../modules/team/team.graphql.js";
+import "../modules/team/team-limits.graphql.js";
 import "../modules/member/member.graphql.js";
 import "../modules/environment/environment.graphql.js";
 import "../modules/model/model.graphql.js";

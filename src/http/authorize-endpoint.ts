@@ -5,6 +5,7 @@ import { keyIdOf } from "../auth/principal.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
+import { LimitRefusal, LimitsUnavailable } from "../modules/gateway/limits.js";
 import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
 import type { RateLimits } from "./hardening.js";
 
@@ -17,7 +18,11 @@ export interface AuthorizeAnswer {
 /** POST /v1/authorize, independent of the HTTP layer: the credential header, a body reader and the request's id in, an answer out. */
 export type AuthorizeEndpoint = (authorization: string | null, readBody: () => Promise<unknown>, requestId: string) => Promise<AuthorizeAnswer>;
 
-/** 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many, 503 SpiceDB unavailable. */
+/**
+ * 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many (this process's
+ * abuse limit, or a team's or key's rate limit or budget: `code` says which), 503 SpiceDB or
+ * the limits' counters unavailable.
+ */
 export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthorizeEndpoint {
   return async (authorization, readBody, requestId) => {
     if (deps.lifecycle.failed) return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
@@ -39,6 +44,8 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
     } catch (error) {
       if (error instanceof AuthenticationError) return { status: 401, body: { allowed: false, reason: error.message } };
       if (error instanceof BadAuthorizeRequest) return { status: 400, body: { error: error.message } };
+      if (error instanceof LimitRefusal) return { status: 429, body: { allowed: false, reason: error.reason, code: error.code }, headers: { "Retry-After": String(error.retryAfter) } };
+      if (error instanceof LimitsUnavailable) return { status: 503, body: { allowed: false, reason: error.message, code: "LIMITS_UNAVAILABLE" } };
       if (errorCode(error) === "AUTHZ_UNAVAILABLE") return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
       requestDeps.logger.error({ err: error }, "authorize failed");
       return { status: 500, body: { allowed: false, reason: "Internal error" } };

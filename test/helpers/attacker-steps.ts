@@ -2,6 +2,7 @@ import { DEPLOYMENT_OPS, isDeploymentOp, planDeploymentOp } from "./attacker-ste
 import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type ObjectKind, type OrgRole, type Principal, type Reference, type TeamRole } from "./attacker-reference.js";
 import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-chain-runs.js";
 import { isToolPolicyOp, planToolPolicyStep, TOOL_POLICY_OPS } from "./attacker-steps-tool-policy.js";
+import { isLimitsOp, LIMITS_OPS, planLimitsOp } from "./attacker-steps-limits.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -12,7 +13,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -55,6 +56,7 @@ const pick = <T>(items: T[], index: number): T => items[index % items.length]!;
 export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
   if (isChainRunOp(step.op)) return planChainRunStep(step, caller, ref);
   if (isDeploymentOp(step.op)) return planDeploymentOp({ ...step, op: step.op }, caller, ref);
+  if (isLimitsOp(step.op)) return planLimitsOp({ ...step, op: step.op }, caller, ref);
   const kind = (k: ObjectKind) => [...ref.objects.values()].filter((o) => o.kind === k).map((o) => o.id);
   const objectOf = (k: ObjectKind) => pick([...kind(k), ghost(k)], step.object);
   const people = ref.principals.filter((p) => p.kind !== "ANONYMOUS");

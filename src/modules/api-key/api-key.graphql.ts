@@ -30,5 +30,6 @@ builder.node(ApiKeyRef, {
     expiresAt: t.field({ type: "DateTime", nullable: true, resolve: (key) => key.expires_at }),
     lastUsedAt: t.field({ type: "DateTime", nullable: true, resolve: (key) => key.last_used_at }),
     revokedAt: t.field({ type: "DateTime", nullable: true, resolve: (key) => key.revoked_at }),
+    requestsPerMinute: t.exposeInt("requests_per_minute", { nullable: true, description: "The key's own per-minute limit on /v1/authorize; null: none (its team's may still apply)." }),
   }),
 });

@@ -7,7 +7,7 @@ import type { Tx } from "../../db/database.js";
 import { badInput, conflict } from "../../errors.js";
 import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
-import { validName } from "../../validation.js";
+import { MAX_REQUESTS_PER_MINUTE, validLimit, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { environmentsOfTeam } from "../environment/environment.service.js";
@@ -51,6 +51,7 @@ export interface CreateApiKeyInput {
   environmentIds?: string[] | null;
   modelIds?: string[] | null;
   expiresAt?: Date | null;
+  requestsPerMinute?: number | null;
 }
 
 /**
@@ -62,6 +63,9 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   const name = validName(input.name, "key name");
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw badInput("expiresAt must be in the future");
   const expires_at = input.expiresAt ?? null;
+  // Any kind of key may carry its own limit; it never loosens its team's (the stricter applies).
+  // Validated once authorized: a team the caller cannot reach answers NOT_FOUND whatever the limit.
+  const keyLimit = () => validLimit(input.requestsPerMinute ?? null, "requestsPerMinute", MAX_REQUESTS_PER_MINUTE);
   if (input.teamId && input.serviceAccountId) throw badInput("Give teamId or serviceAccountId, not both");
 
   if (input.serviceAccountId) {
@@ -73,8 +77,9 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     // The key acts as the account: only someone who holds everything it holds may have one.
     const environments = (await environmentsOfTeam(ctx.db, team.id)).map((e) => ref("environment", e.id));
     await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
+    const requests_per_minute = keyLimit();
     return writeTransaction(ctx, (tx) =>
-      issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at }, { team }),
+      issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team }),
     );
   }
 
@@ -83,6 +88,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     await ctx.authz.require(teamRef(team.id), "manage_keys");
     if (!input.type) throw badInput("A team key needs a type: FULL_ACCESS, INFERENCE_ONLY or METRICS_ONLY");
     await requireHeld(ctx.authz, teamRef(team.id), KEY_TYPE_GRANTS[input.type], `create a ${input.type} key`);
+    const requests_per_minute = keyLimit();
     const scope = { environmentIds: await scopeIds(ctx, team, "environments", input.environmentIds), modelIds: await scopeIds(ctx, team, "models", input.modelIds) };
     return writeTransaction(ctx, async (tx) => {
       // Under the team's scope lock, the scope is read again: an environment or model deleted
@@ -91,13 +97,14 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
       for (const [table, ids] of [["environments", scope.environmentIds], ["models", scope.modelIds]] as const) {
         if (ids && (await findScopeIdsInTeam(tx, table, team.id, ids)).length !== ids.length) throw conflict(`A scoped ${table.slice(0, -1)} was deleted meanwhile`);
       }
-      return issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at }, { team, scope });
+      return issueApiKey(tx, { kind: "TEAM", name, team_id: team.id, type: input.type!, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team, scope });
     });
   }
 
   const user = requireUser(ctx);
   rejectTeamKeyOptions(input, "personal");
-  return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at }));
+  const requests_per_minute = keyLimit();
+  return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at, requests_per_minute }));
 }
 
 function rejectTeamKeyOptions(input: CreateApiKeyInput, kind: string): void {

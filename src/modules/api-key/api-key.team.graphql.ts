@@ -43,6 +43,7 @@ const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
     environmentIds: t.idList(),
     modelIds: t.idList(),
     expiresAt: t.field({ type: "DateTime" }),
+    requestsPerMinute: t.int({ description: "The key's own limit of allowed model:invoke decisions per minute (the stricter of key and team applies); omitted: none." }),
   }),
 });
 

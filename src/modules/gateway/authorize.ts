@@ -9,6 +9,7 @@ import { environmentByName } from "../environment/environment.service.js";
 import { modelById, modelByName } from "../model/model.service.js";
 import { teamById } from "../team/team.service.js";
 import { countInvocation } from "../usage/usage.js";
+import { consumeLimits, keyLimitOf, limitsOfTeam } from "./limits.js";
 import { applyToolPolicy, asksToolPolicy, parseToolFields, toolQuestionKey, type ToolFields } from "./tool-policy-stage.js";
 
 /**
@@ -92,7 +93,15 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   const { stamp } = await authz.snapshot.get();
   const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment, ...toolQuestionKey(request)]);
   const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, principal, teamId, request)))!;
-  if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") {
+    // Last stage, outside the cache: only a call that would be allowed consumes (limits.ts).
+    const refusal = await consumeLimits(deps, verdict.team, keyLimitOf(principal));
+    if (refusal) {
+      deps.metrics.countDecision(refusal.outcome);
+      throw refusal;
+    }
+    countInvocation(deps.usage, verdict.team.orgId, verdict.team.id);
+  }
   return counted(deps, verdict);
 }
 
@@ -131,7 +140,7 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, principal: Principa
     authz.can(environmentRef, "view"),
   ]);
   if (team && model && environment && onModel && onEnvironment) {
-    const granted = { decision: { allowed: true as const }, outcome: "granted" as const, team: { id: team.id, orgId: team.org_id } };
+    const granted = { decision: { allowed: true as const }, outcome: "granted" as const, team: { id: team.id, orgId: team.org_id, limits: limitsOfTeam(team) } };
     return asksToolPolicy(request) ? applyToolPolicy(deps, principal, granted, request) : granted;
   }
   if (viewsTeam && !viewsModel) return deny("no_such_model", "The team has no such model");

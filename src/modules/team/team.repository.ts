@@ -115,3 +115,12 @@ export const deleteMembershipsInOrg = (tx: Tx, orgId: string, principalId: strin
 export async function lockTeamRow(tx: Tx, teamId: string): Promise<void> {
   await tx.selectFrom("teams").select("id").where("id", "=", teamId).forUpdate().execute();
 }
+
+/** Sets the team's limits (each `undefined` one unchanged) and moves their version. */
+export const updateTeamLimitsRow = (tx: Tx, id: string, limits: { requests_per_minute?: number | null; monthly_invocations?: number | null }) =>
+  tx
+    .updateTable("teams")
+    .set((eb) => ({ ...limits, limits_version: eb("limits_version", "+", 1) }))
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();

@@ -3,6 +3,8 @@ import { scopeKey } from "../../graphql/scope-keys.js";
 import { OrganizationRef } from "../organization/organization.graphql.js";
 import { orgRef } from "../organization/organization.service.js";
 import { TeamRef } from "../team/team.graphql.js";
+import { viewsTeamLimits } from "../team/team-limits.service.js";
+import { teamMonthUsage, type TeamMonthUsage } from "../gateway/limits.js";
 import { teamsByIds } from "../team/team.service.js";
 import { usageByTeam } from "./usage.js";
 
@@ -39,5 +41,25 @@ builder.objectFields(OrganizationRef, (t) => ({
       const byTeam = rows.flatMap((row) => (teams.has(row.teamId) ? [{ team: teams.get(row.teamId)!, invocations: row.invocations }] : []));
       return { totalInvocations: byTeam.reduce((sum, row) => sum + row.invocations, 0), byTeam };
     },
+  }),
+}));
+
+const TeamMonthlyUsageRef = builder.objectRef<TeamMonthUsage>("TeamMonthlyUsage").implement({
+  description: "A team's model invocations this calendar month (UTC) against its monthly budget.",
+  fields: (t) => ({
+    periodStart: t.field({ type: "DateTime", description: "The start of this month (UTC).", resolve: (u) => u.periodStart }),
+    resetsAt: t.field({ type: "DateTime", description: "When the budget starts again: the start of next month (UTC).", resolve: (u) => u.resetsAt }),
+    invocations: t.exposeInt("invocations", { description: "Allowed model:invoke decisions so far this month." }),
+    budget: t.exposeInt("budget", { nullable: true, description: "The team's monthlyInvocations; null: no budget." }),
+    remaining: t.exposeInt("remaining", { nullable: true, description: "budget minus invocations, never below 0; null: no budget." }),
+  }),
+});
+
+builder.objectFields(TeamRef, (t) => ({
+  usage: t.field({
+    type: TeamMonthlyUsageRef,
+    description: "This month's invocations against the budget (team:view, or billing:view on its organization).",
+    authScopes: (team, _args, ctx) => viewsTeamLimits(ctx, team),
+    resolve: (team, _args, ctx) => teamMonthUsage(ctx.deps, team),
   }),
 }));

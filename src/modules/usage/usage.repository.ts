@@ -21,3 +21,14 @@ export async function sumUsageByTeam(db: Db, orgId: string, from: Date | null, t
   if (to) query = query.where("minute", "<", to);
   return query.execute();
 }
+
+/** The team's invocations from `from` (inclusive) on. */
+export async function sumTeamUsageSince(db: Db, teamId: string, from: Date): Promise<number> {
+  const row = await db
+    .selectFrom("usage_counts")
+    .select((eb) => eb.fn.sum<string | null>("invocations").as("invocations"))
+    .where("team_id", "=", teamId)
+    .where("minute", ">=", from)
+    .executeTakeFirst();
+  return Number(row?.invocations ?? 0);
+}

@@ -1,8 +1,9 @@
 import { Coalescer } from "../../coalescer.js";
+import type { AppDeps } from "../../context.js";
 import type { Db } from "../../db/database.js";
 import type { Logger } from "../../logger.js";
 import { recordKeysLastUsed } from "../api-key/api-key.service.js";
-import { addUsageCounts, sumUsageByTeam } from "./usage.repository.js";
+import { addUsageCounts, sumTeamUsageSince, sumUsageByTeam } from "./usage.repository.js";
 
 /** Invocation counts per team and minute, coalesced in memory and added to Postgres in batches. */
 export function createUsageRecorder(db: Db, logger: Logger): Coalescer<number> {
@@ -28,6 +29,16 @@ export function countInvocation(usage: Coalescer<number>, orgId: string, teamId:
 /** Invocations per team of the organization between `from` (inclusive) and `to` (exclusive). */
 export async function usageByTeam(db: Db, orgId: string, from: Date | null, to: Date | null) {
   return (await sumUsageByTeam(db, orgId, from, to)).map((row) => ({ teamId: row.team_id, invocations: Number(row.invocations) }));
+}
+
+/**
+ * The team's invocations since `from`, this process's pending counts included (flushed first).
+ * Other processes' pending counts (at most their last 2 s) are not: the bound on how far a
+ * budget re-seeded from here can undercount (modules/gateway/limits.ts).
+ */
+export async function teamInvocationsSince(deps: Pick<AppDeps, "db" | "usage">, teamId: string, from: Date): Promise<number> {
+  await deps.usage.flush();
+  return sumTeamUsageSince(deps.db, teamId, from);
 }
 
 /** When each key was last used, written in batches: no write per authenticated request. */
