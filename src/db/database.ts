@@ -99,10 +99,13 @@ export interface AuthzRelationshipTable {
   subject_relation: string;
   org_id: string | null;
   team_id: string | null;
+  /** The relationship's caveat (schema.zed `with <name>`) and its context as JSON; null without one. Not part of the key. */
+  caveat_name: ColumnType<string | null, string | null | undefined, string | null>;
+  caveat_context: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
 }
 
 /** Relationship keys whose SpiceDB state may differ from the record, until applied. */
-export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id"> {
+export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id" | "caveat_name" | "caveat_context"> {
   id: Generated<string>;
   created_at: CreatedAt;
 }
@@ -255,6 +258,17 @@ export interface SecurityLogDropTable {
   last_dropped_at: Date;
 }
 
+/** An organization's or a team's IP allowlist (ip-allowlist.repository.ts); no row: no restriction. */
+export interface IpAllowlistTable {
+  scope_id: string;
+  org_id: string;
+  team_id: string | null;
+  /** Canonical CIDRs as JSON (`["10.0.0.0/8", "2001:db8::/32"]`). */
+  cidrs: ColumnType<string[], string, string>;
+  updated_by: string | null;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   users: UserTable;
@@ -282,6 +296,7 @@ export interface Database {
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
   authz_state: AuthzStateTable;
+  ip_allowlists: IpAllowlistTable;
 }
 
 export type Db = Kysely<Database>;
