@@ -33,7 +33,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Mutation.requestAccess",
   "Mutation.approveAccessRequest",
   "Mutation.denyAccessRequest",
-  "Mutation.setIpAllowlist",
   "Mutation.setTeamLimits",
 ]);
 

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
 import type { ChainRunDecisionTable, ChainRunTable, ChainVersionTable } from "./chain-tables.js";
+import type { IpAllowlistTable } from "./ip-allowlist-table.js";
 
 /** Row types of every table, one interface per table; `Database` is what Kysely is typed with. */
 
@@ -256,17 +257,6 @@ export interface SecurityLogDropTable {
   source: string;
   dropped: ColumnType<string, number, number>;
   last_dropped_at: Date;
-}
-
-/** An organization's or a team's IP allowlist (ip-allowlist.repository.ts); no row: no restriction. */
-export interface IpAllowlistTable {
-  scope_id: string;
-  org_id: string;
-  team_id: string | null;
-  /** Canonical CIDRs as JSON (`["10.0.0.0/8", "2001:db8::/32"]`). */
-  cidrs: ColumnType<string[], string, string>;
-  updated_by: string | null;
-  updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface Database {
