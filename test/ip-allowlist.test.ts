@@ -258,7 +258,7 @@ describe("audit and fail-closed", () => {
     expect(rows.filter((r) => r.auth_method === "api_key" && r.team_id === teamId && r.client_address === OUTSIDE).length).toBeGreaterThan(0);
     expect(rows.some((r) => r.actor_id === people.teamMember.userId && r.result === "DENIED")).toBe(true);
     const drops = await db.selectFrom("security_log_drops").selectAll().execute();
-    expect(drops.some((d) => d.source.startsWith("ip_refused:") && d.dropped >= 3)).toBe(true);
+    expect(drops.some((d) => d.source.startsWith("ip_refused:") && Number(d.dropped) >= 3)).toBe(true);
     await clearAll();
   });
 

@@ -1,6 +1,6 @@
 import type { ApiKeyType, OrgRole, TeamRole } from "../db/database.js";
 import { forbidden } from "../errors.js";
-import { Authorizer } from "./authorizer.js";
+import type { Authorizer } from "./authorizer.js";
 import { permissionsOf } from "./catalog.js";
 import type { ObjectRef } from "./model.js";
 
