@@ -4,6 +4,7 @@ import { down, up } from "../src/db/migrations/2026_12_03_0013_ip_allowlists.js"
 import { findOrCreateUser } from "../src/modules/user/user.service.js";
 import { createOrganizationIn } from "../src/modules/organization/organization.service.js";
 import { insertTeam } from "../src/modules/team/team.repository.js";
+import { admitScopesWithoutWildcards } from "../src/modules/ip-allowlist/ip-allowlist.service.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 
 /**
@@ -55,5 +56,21 @@ describe("migration 2026_12_03_0013_ip_allowlists", () => {
     expect(await wildcardRows("authz_outbox")).toEqual(expected);
     const caveats = await handle.db.selectFrom("authz_relationships").select(["caveat_name", "org_id", "team_id", "resource_id"]).where("relation", "=", "ip_allowed").execute();
     expect(caveats.every((r) => r.caveat_name === null && r.org_id === orgId && (r.resource_id === orgId ? r.team_id === null : r.team_id === r.resource_id))).toBe(true);
+  });
+
+  it("at every start, an organization or team without wildcards (made by the previous version during a rolling deploy) gets them; caveated ones are kept", async () => {
+    const org = await handle.db.transaction().execute(async (tx) => {
+      const { user } = await findOrCreateUser(tx, "rolling@example.test", { verified: true });
+      return createOrganizationIn(tx, "Rolling", user.id);
+    });
+    const latecomer = await handle.db.transaction().execute((tx) => insertTeam(tx, { orgId: org.id, name: "Made by the old version", isDefault: false }));
+    const caveat = JSON.stringify({ cidrs: ["10.0.0.0/8"] });
+    await handle.db.updateTable("authz_relationships").set({ caveat_name: "ip_allowlist", caveat_context: caveat }).where("resource_id", "=", org.id).where("relation", "=", "ip_allowed").execute();
+    await handle.db.deleteFrom("authz_outbox").execute();
+    expect(await admitScopesWithoutWildcards(handle.db)).toBe(3);
+    expect((await wildcardRows("authz_outbox")).sort()).toEqual(["api_key", "service_account", "user"].map((s) => `team:${latecomer.id}#ip_allowed@${s}:*`));
+    const kept = await handle.db.selectFrom("authz_relationships").select("caveat_context").where("resource_id", "=", org.id).where("relation", "=", "ip_allowed").execute();
+    expect(kept.map((r) => r.caveat_context)).toEqual([{ cidrs: ["10.0.0.0/8"] }, { cidrs: ["10.0.0.0/8"] }, { cidrs: ["10.0.0.0/8"] }]);
+    expect(await admitScopesWithoutWildcards(handle.db)).toBe(0);
   });
 });

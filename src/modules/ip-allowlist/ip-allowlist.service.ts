@@ -10,7 +10,7 @@ import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
 import { getBrowsableTeam, teamRef } from "../team/team.service.js";
 import { scopeIpAllowed } from "./ip-allowlist.relationships.js";
-import { findIpAllowlist, saveIpAllowlist } from "./ip-allowlist.repository.js";
+import { findIpAllowlist, insertMissingIpAllowed, saveIpAllowlist } from "./ip-allowlist.repository.js";
 
 export const MAX_IP_ALLOWLIST_ENTRIES = 100;
 
@@ -64,3 +64,6 @@ function validCidrs(entries: string[]): string[] {
 
 /** The list as stored (empty: no restriction); the caller has authorized reading it. */
 export const ipAllowlistOf = (db: Db, scopeId: string): Promise<string[]> => findIpAllowlist(db, scopeId);
+
+/** At start (orgraph.ts), before the outbox is flushed: every organization and team admits addresses through its wildcards. */
+export const admitScopesWithoutWildcards = (db: Db): Promise<number> => insertMissingIpAllowed(db);
