@@ -5,7 +5,7 @@ import { keyIdOf } from "../auth/principal.js";
 import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
-import { admitFrom, recordRefusedDecision } from "../modules/gateway/ip-allowlist-stage.js";
+import { locate, recordRefusedDecision } from "../modules/gateway/ip-allowlist-stage.js";
 import { clientIpOf, trustedProxyList } from "./client-address.js";
 import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
 import type { RateLimits } from "./hardening.js";
@@ -46,10 +46,8 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
       const request = parseAuthorizeRequest(body);
       // Stage 1, IP allowlists (ip-allowlist-stage.ts): the end client's address, else the HTTP client's.
       const clientIp = request.clientIp ?? clientIpOf(transport.peer, transport.forwardedFor, trustedProxies);
-      const admitted = await admitFrom(requestDeps, authz, principal, clientIp, requestId);
-      if ("refused" in admitted) return { status: 403, body: admitted.refused };
-      const decision = await decide(requestDeps, admitted.authz, principal, request);
-      await recordRefusedDecision(requestDeps, principal, decision, { clientIp, team: request.team ?? "", requestId });
+      const decision = await decide(requestDeps, locate(requestDeps, authz, principal, clientIp, requestId), principal, request);
+      await recordRefusedDecision(requestDeps, principal, decision, { clientIp, team: request.team, requestId });
       return { status: decision.allowed ? 200 : 403, body: decision };
     } catch (error) {
       if (error instanceof AuthenticationError) return { status: 401, body: { allowed: false, reason: error.message } };
