@@ -20,7 +20,7 @@ export function allowAll(client: AuthzClient): AuthzClient {
     writeSchema: (schema) => client.writeSchema(schema),
     write: (updates) => client.write(updates),
     checkBulk: async (items) => items.map(() => true),
-    lookupResources: (type, permission, subject, consistency) => client.lookupResources(type, permission, subject, consistency),
+    lookupResources: (type, permission, subject, consistency, context) => client.lookupResources(type, permission, subject, consistency, context),
     readRelationships: (type) => client.readRelationships(type),
     close: () => client.close(),
   };
@@ -35,7 +35,7 @@ export function oneCheckPerQuestion(client: AuthzClient): AuthzClient {
       for (const item of items) answers.push(...(await client.checkBulk([item], consistency)));
       return answers;
     },
-    lookupResources: (type, permission, subject, consistency) => client.lookupResources(type, permission, subject, consistency),
+    lookupResources: (type, permission, subject, consistency, context) => client.lookupResources(type, permission, subject, consistency, context),
     readRelationships: (type) => client.readRelationships(type),
     close: () => client.close(),
   };

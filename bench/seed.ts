@@ -9,7 +9,7 @@ import { insertDeployment, insertModel } from "../src/modules/model/model.reposi
 import { orgRole, userInOrg } from "../src/modules/organization/organization.relationships.js";
 import { insertOrgMembership } from "../src/modules/organization/organization.repository.js";
 import { createOrganizationIn } from "../src/modules/organization/organization.service.js";
-import { teamInOrg, teamRole } from "../src/modules/team/team.relationships.js";
+import { teamAdmitsEveryAddress, teamInOrg, teamRole } from "../src/modules/team/team.relationships.js";
 import { insertTeam, insertTeamMembership } from "../src/modules/team/team.repository.js";
 import { findOrCreateUser } from "../src/modules/user/user.service.js";
 
@@ -66,7 +66,7 @@ export async function seedWorkload(db: Db, scale: Scale): Promise<Workload> {
         }
         models.push(model);
       }
-      await writeRelationships(tx, { orgId: org.id, teamId: team.id }, { add: [teamInOrg(team.id, org.id)] });
+      await writeRelationships(tx, { orgId: org.id, teamId: team.id }, { add: [teamInOrg(team.id, org.id), ...teamAdmitsEveryAddress(team.id)] });
       teams.push({ team, environments, models });
     }
 

@@ -1,12 +1,12 @@
 import type { RequestListener } from "node:http";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
-import { AuthenticationError, authenticateRequest } from "./auth/authenticate.js";
+import { AuthenticationError, authenticateRequest, IpNotAllowedError } from "./auth/authenticate.js";
 import type { JwtVerifier } from "./auth/jwt.js";
 import type { AppContext, AppDeps } from "./context.js";
-import { unauthenticated } from "./errors.js";
+import { ipNotAllowedAtEntry, unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
-import { clientAddressOf, trustedProxyList } from "./http/client-address.js";
+import { clientAddressOf, clientIpOf, peerOf, trustedProxyList } from "./http/client-address.js";
 import { useOfflineGraphiQL } from "./http/graphiql.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { useBadUserInputCodes } from "./http/input-errors.js";
@@ -47,11 +47,15 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
       const requestId = requestIdOf(request);
       // Everything the request does logs on its own logger (request-id.ts).
       const requestDeps = forRequest(deps, requestId);
+      // The exact address for the IP allowlists; the bucketed one for rate limits and the security log.
+      const clientIp = clientIpOf(peerOf(serverContext), request.headers.get("x-forwarded-for"), trustedProxies);
       let caller;
       try {
-        caller = await authenticateRequest(requestDeps, options.jwt, request.headers.get("authorization"));
+        caller = await authenticateRequest(requestDeps, options.jwt, request.headers.get("authorization"), { clientIp, requestId, via: "graphql" });
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+        // HTTP 403, as an AuthenticationError is a 401: the key is refused whatever it asks.
+        if (error instanceof IpNotAllowedError) throw ipNotAllowedAtEntry();
         throw maskError(error, requestDeps.logger);
       }
       const { principal, authz } = caller;

@@ -15,7 +15,7 @@ export interface Config {
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
   /** The security log's bound: newest rows kept per source (client address or principal) and overall. */
   securityLog: { maxPerSource: number; maxRows: number };
-  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (none by default). */
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (TRUST_PROXY, formerly TRUSTED_PROXIES; none by default). */
   trustedProxies: string[];
   /** How long requests keep being served after SIGTERM, while /readyz answers 503. */
   shutdownDrainMs: number;
@@ -100,12 +100,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const securityLog = { maxPerSource: positive("SECURITY_LOG_MAX_PER_SOURCE", 1_000), maxRows: positive("SECURITY_LOG_MAX_ROWS", 100_000) };
 
-  const trustedProxies = (env.TRUSTED_PROXIES ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  // TRUST_PROXY is the name issue 14 gave it; TRUSTED_PROXIES, the older one, is still read.
+  const proxyList = (value: string | undefined) => (value ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  const trustedProxies = proxyList(env.TRUST_PROXY ?? env.TRUSTED_PROXIES);
+  if (env.TRUST_PROXY !== undefined && env.TRUSTED_PROXIES !== undefined && proxyList(env.TRUST_PROXY).join(",") !== proxyList(env.TRUSTED_PROXIES).join(",")) {
+    problems.push("TRUST_PROXY and TRUSTED_PROXIES (its older name) are both set, to different lists: set only TRUST_PROXY");
+  }
   for (const proxy of trustedProxies) {
     const [address = "", bits, ...rest] = proxy.split("/");
     const max = isIP(address) === 6 ? 128 : 32;
     if (!isIP(address) || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
-      problems.push(`TRUSTED_PROXIES must be IP addresses or CIDRs, separated by commas; got "${proxy}"`);
+      problems.push(`${env.TRUST_PROXY !== undefined ? "TRUST_PROXY" : "TRUSTED_PROXIES"} must be IP addresses or CIDRs, separated by commas; got "${proxy}"`);
     }
   }
 

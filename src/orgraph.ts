@@ -15,6 +15,7 @@ import { createSmtpMailer } from "./mailer.js";
 import { traceAuthzClient } from "./observability/authz-spans.js";
 import { loadSecretKey, SecretBox } from "./crypto/secret-box.js";
 import { createLastUsedRecorder, createUsageRecorder } from "./modules/usage/usage.js";
+import { admitScopesWithoutWildcards } from "./modules/ip-allowlist/ip-allowlist.service.js";
 import { instrumentAuthzClient } from "./observability/authz-client-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { MemoryLimitCounters } from "./limits/counters.js";
@@ -74,6 +75,11 @@ export async function startOrgraph(
     const authzClient = config.tracing ? traceAuthzClient(measuredClient) : measuredClient;
     cleanups.push(() => authzClient.close());
     await authzClient.writeSchema(readAuthzSchema());
+    // The schema gates every organization and team on its ip_allowed wildcards: any that lacks
+    // them (created by a previous version during a rolling deploy) gets them now; the flush
+    // below applies them, and what migrations queued, before this process is ready.
+    const admitted = await admitScopesWithoutWildcards(database.db);
+    if (admitted > 0) logger.info({ relationships: admitted }, "recorded missing ip_allowed wildcards");
 
     // Several API processes may share a remote SpiceDB: they share the freshest token through Postgres.
     const consistency = new ConsistencyTracker(embedded ? undefined : database.db);

@@ -22,6 +22,8 @@ beforeAll(async () => {
   await step("renameOrganization", "organization.rename", `mutation($o: ID!) { renameOrganization(id: $o, name: "Audited") { id } }`, { o });
   await step("setBillingEmail", "organization.set_billing_email", `mutation($o: ID!) { setBillingEmail(organizationId: $o, email: "ap@example.test") { id } }`, { o });
   const team = (await step("createTeam", "team.create", `mutation($o: ID!) { createTeam(organizationId: $o, name: "T") { id } }`, { o })).id;
+  // An empty list: the test app's requests come from no known address, which any non-empty list would lock out.
+  await step("setIpAllowlist", "ip_allowlist.set", `mutation($t: ID!) { setIpAllowlist(scopeId: $t, cidrs: []) }`, { t: team });
   await step("renameTeam", "team.rename", `mutation($t: ID!) { renameTeam(id: $t, name: "T2") { id } }`, { t: team });
   await step("setToolPolicy", "tool_policy.set", `mutation($t: ID!) { setToolPolicy(teamId: $t, role: "MEMBER", allowedTools: ["search"], deniedTools: [], maxSensitivity: INTERNAL) { role } }`, { t: team });
   await step("setPhiRoles", "tool_policy.phi_roles_set", `mutation($t: ID!) { setPhiRoles(teamId: $t, roles: ["ADMIN"]) }`, { t: team });

@@ -79,9 +79,9 @@ describe("GET /metrics", () => {
     expect(delta(CACHE, { cache: "decisions", result: "hit" })).toBe(0);
     expect(delta(CACHE, { cache: "apiKeys", result: "miss" })).toBe(1);
     expect(delta(CACHE, { cache: "apiKeys", result: "hit" })).toBe(1);
-    // The deny shares the team, model and environment `view` checks with the allow: 5 + 2 asked, 3 answered from the cache.
-    expect(delta(CACHE, { cache: "checks", result: "miss" })).toBe(7);
-    expect(delta(CACHE, { cache: "checks", result: "hit" })).toBe(3);
+    // The deny shares the team, model and environment `view` checks and the IP allowlists' team#ip_refused with the allow: 6 + 2 asked, 4 answered from the cache.
+    expect(delta(CACHE, { cache: "checks", result: "miss" })).toBe(8);
+    expect(delta(CACHE, { cache: "checks", result: "hit" })).toBe(4);
 
     expect((await authorize(app, inferenceKey, invoke)).status).toBe(200);
     const again = moved(after, await scrape());

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codes, startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
 import { authorize } from "./helpers/gateway.js";
+import { postFrom } from "./helpers/post-from.js";
 
 /**
  * The Zanzibar "new enemy" problem: once a revocation is acknowledged, the very next request
@@ -113,5 +114,31 @@ describe(`no stale allow after a tool policy is narrowed (${ROUNDS_PER_KIND} rou
       if ((await authorize(app, key, call)).status !== 403) stale++;
     }
     expect(stale).toBe(0);
+  });
+});
+
+describe(`no stale allow after an IP allowlist is narrowed (${ROUNDS_PER_KIND} rounds, real HTTP from two source addresses)`, () => {
+  it("the very next request from the removed address is denied: gateway (key) and GraphQL (user)", async () => {
+    const url = await app.httpUrl();
+    const key = (await admin(`mutation($t: ID!) { createApiKey(input: { name: "ip", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
+    await admin(`mutation($t: ID!, $u: ID!) { addTeamMember(teamId: $t, principalId: $u, role: VIEWER) { role } }`, { t: teamId, u: user.userId });
+    const graphql = (from: string, bearer: string, query: string, variables: Record<string, unknown>) =>
+      postFrom(from, `${url}/graphql`, { query, variables }, { authorization: `Bearer ${bearer}` });
+    // The admin sets lists from 127.0.0.2, which both lists admit; 127.0.0.3 is in the wide one only.
+    const setList = async (cidrs: string[]) =>
+      expect((await graphql("127.0.0.2", org.admin.key, `mutation($t: ID!, $c: [String!]!) { setIpAllowlist(scopeId: $t, cidrs: $c) }`, { t: teamId, c: cidrs })).json.errors).toBeUndefined();
+    const invoke = () => postFrom("127.0.0.3", `${url}/v1/authorize`, { action: "model:invoke", model: "m", environment: "prod" }, { authorization: `Bearer ${key}` });
+    const viewTeam = async () => (await graphql("127.0.0.3", user.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId })).json.errors?.[0]?.extensions?.code;
+    let stale = 0;
+    for (let i = 0; i < ROUNDS_PER_KIND; i++) {
+      await setList(["127.0.0.0/24"]);
+      expect((await invoke()).status).toBe(200);
+      expect(await viewTeam()).toBeUndefined();
+      await setList(["127.0.0.2/32"]);
+      const [gateway, seen] = [await invoke(), await viewTeam()];
+      if (gateway.status !== 403 || gateway.json.code !== "IP_NOT_ALLOWED" || seen !== "IP_NOT_ALLOWED") stale++;
+    }
+    expect(stale).toBe(0);
+    await setList([]);
   });
 });

@@ -6,6 +6,8 @@ import { createTestDatabase } from "./helpers/database.js";
 import { authorize } from "./helpers/gateway.js";
 import { startGrpcShimOverEmbeddedSpiceDb, type GrpcShimOverEmbeddedSpiceDb } from "./helpers/grpc-shim-over-embedded-spicedb.js";
 import { runScript } from "./helpers/process.js";
+import { authorizeFrom, gqlFrom, listenEverywhere } from "./helpers/http-from.js";
+import { findDrift } from "../src/authz/drift.js";
 import { connectRemoteSpiceDb } from "../src/authz/client.js";
 import { ConsistencyTracker } from "../src/authz/consistency.js";
 import { OutboxApplier } from "../src/authz/outbox-applier.js";
@@ -48,6 +50,38 @@ describe("the remote SpiceDB path, against a grpc-js shim over the embedded Spic
     // A revocation through the remote path holds on the next request.
     await app.ok(org.admin.key, `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: teamId, u: member.userId });
     expect(codes(await app.gql(member.key, `query($t: ID!) { viewerPermissions(on: $t) }`, { t: teamId }))).toEqual(["NOT_FOUND"]);
+  });
+
+  it("IP allowlists: caveated writes, the caller's address on checks and lookups, and caveats read back, all over gRPC", async () => {
+    const org = await app.seed.org("Allowlisted");
+    const teamId = await app.seed.team(org, "Narrow");
+    const member = await app.seed.member(org, "MEMBER", [{ teamId, role: "OPERATOR" }], "allowlisted");
+    await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: teamId });
+    await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId });
+    const key = (await app.ok(org.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "gw", teamId: $t, type: INFERENCE_ONLY }) { secret } }`, { t: teamId })).createApiKey.secret;
+    const { server, port } = await listenEverywhere(app);
+    try {
+      const set = await gqlFrom(port, "127.0.0.2", org.admin.key, `mutation($t: ID!) { setIpAllowlist(scopeId: $t, cidrs: ["127.0.0.2", "::1"]) }`, { t: teamId });
+      expect(set.json.data.setIpAllowlist).toEqual(["127.0.0.2/32", "::1/128"]);
+      const invoke = { action: "model:invoke", model: "m", environment: "prod" };
+      expect((await authorizeFrom(port, "127.0.0.2", key, invoke)).status).toBe(200);
+      expect((await authorizeFrom(port, "::1", key, invoke)).status).toBe(200);
+      expect((await authorizeFrom(port, "127.0.0.3", key, invoke)).json.code).toBe("IP_NOT_ALLOWED");
+      // LookupResources carries the address too (viewer.teams).
+      expect((await gqlFrom(port, "127.0.0.2", member.key, `{ viewer { teams { id } } }`)).json.data.viewer.teams).toContainEqual({ id: teamId });
+      expect((await gqlFrom(port, "127.0.0.3", member.key, `{ viewer { teams { id } } }`)).json.data.viewer.teams).not.toContainEqual({ id: teamId });
+      // The caveat and its context come back from ReadRelationships: the record and SpiceDB agree.
+      const drift = await findDrift(app.orgraph.deps.db, app.orgraph.deps.authzClient);
+      expect(drift).toEqual({ missing: [], extra: [] });
+      const stored = await app.orgraph.deps.authzClient.readRelationships("team");
+      expect(stored.find((r) => r.resource.id === teamId && r.relation === "ip_allowed" && r.subject.type === "api_key")?.caveat).toEqual({
+        name: "ip_allowlist",
+        context: { cidrs: ["127.0.0.2/32", "::1/128"] },
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("fails closed when SpiceDB stops answering, and recovers by itself", async () => {

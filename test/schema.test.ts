@@ -31,7 +31,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Mutation.requestAccess",
   "Mutation.approveAccessRequest",
   "Mutation.denyAccessRequest",
-  "Mutation.setIpAllowlist",
 ]);
 
 describe("the GraphQL schema", () => {

@@ -13,7 +13,7 @@ import type { CheckItem, ObjectRef, Relationship } from "../src/authz/model.js";
 interface ValidationFile {
   schemaFile: string;
   relationships: string;
-  assertions: { assertTrue?: string[]; assertFalse?: string[] };
+  assertions: { assertTrue?: string[]; assertFalse?: string[]; assertCaveated?: string[] };
 }
 
 const file = parse(readFileSync(new URL("../spicedb/validation.yaml", import.meta.url), "utf8")) as ValidationFile;
@@ -23,17 +23,27 @@ function parseObject(text: string): ObjectRef {
   return { type: type!, id: id! };
 }
 
-/** `resource:id#relation@subject:id[#relation]` */
+/** `resource:id#relation@subject:id[#relation][[caveat:{json context}]]`; `#` comment lines are skipped by the caller. */
 function parseRelationship(line: string): Relationship {
-  const [resource, rest] = line.split("#", 2) as [string, string];
+  const caveated = /^(.*)\[(\w+)(?::(\{.*\}))?\]$/.exec(line.trim());
+  const [resource, rest] = (caveated ? caveated[1]! : line.trim()).split("#", 2) as [string, string];
   const [relation, subject] = rest.split("@") as [string, string];
   const [subjectObject, subjectRelation] = subject.split("#");
-  return { resource: parseObject(resource), relation, subject: parseObject(subjectObject!), ...(subjectRelation ? { subjectRelation } : {}) };
+  return {
+    resource: parseObject(resource),
+    relation,
+    subject: parseObject(subjectObject!),
+    ...(subjectRelation ? { subjectRelation } : {}),
+    ...(caveated ? { caveat: { name: caveated[2]!, context: JSON.parse(caveated[3] ?? "{}") as Record<string, unknown> } } : {}),
+  };
 }
 
+/** `resource:id#permission@subject:id [with {"client_ip": "…"}]` */
 function parseCheck(line: string): CheckItem {
-  const { resource, relation, subject } = parseRelationship(line);
-  return { resource, permission: relation, subject };
+  const [check, context] = line.split(" with ");
+  const { resource, relation, subject } = parseRelationship(check!);
+  const clientIp = context ? (JSON.parse(context) as { client_ip: string }).client_ip : undefined;
+  return { resource, permission: relation, subject, ...(clientIp ? { context: { clientIp } } : {}) };
 }
 
 let spicedb: AuthzClient;
@@ -43,7 +53,7 @@ beforeAll(async () => {
   spicedb = await startEmbeddedSpiceDb();
   expect(file.schemaFile).toBe("./schema.zed");
   await spicedb.writeSchema(readAuthzSchema());
-  const relationships = file.relationships.split("\n").filter((l) => l.trim()).map(parseRelationship);
+  const relationships = file.relationships.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#")).map(parseRelationship);
   token = await spicedb.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
 });
 afterAll(() => spicedb?.close());
@@ -64,6 +74,15 @@ describe("spicedb/validation.yaml", () => {
       ([, expected], i) => answers[i] !== expected,
     );
     expect(wrong).toEqual([]);
+  });
+
+  it("every assertCaveated is denied without the caller's address and allowed from inside the lists", async () => {
+    const caveated = file.assertions.assertCaveated ?? [];
+    expect(caveated.length).toBeGreaterThan(0);
+    const without = await spicedb.checkBulk(caveated.map(parseCheck), { kind: "atLeastAsFresh", token });
+    const inside = await spicedb.checkBulk(caveated.map((a) => ({ ...parseCheck(a), context: { clientIp: "10.1.0.1" } })), { kind: "atLeastAsFresh", token });
+    expect(without).toEqual(caveated.map(() => false));
+    expect(inside).toEqual(caveated.map((a) => !a.includes("ip_refused")));
   });
 });
 

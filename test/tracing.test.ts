@@ -165,8 +165,8 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT: one trace per request, exported over
     expect(trace.filter((s) => s.kind === SERVER)).toEqual([root]);
     const spicedb = trace.find((s) => s.name === "SpiceDB CheckBulkPermissions")!;
     expect(spicedb.parentSpanId).toBe(root.spanId);
-    // The model and environment permissions, and whether the team, model and environment are visible.
-    expect(spicedb.attributes["spicedb.items"]).toBe(5);
+    // The model and environment permissions, whether the team, model and environment are visible, and the IP allowlists' team#ip_refused.
+    expect(spicedb.attributes["spicedb.items"]).toBe(6);
     const sql = sqlSpans(trace);
     expect(sql.some((s) => /\bfrom "teams"/.test(String(s.attributes["db.query.text"])))).toBe(true);
     for (const span of sql) expect(descendsFrom(trace, span, root)).toBe(true);

@@ -2,26 +2,38 @@ import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { apiKeyBySecretHash } from "../modules/api-key/api-key.service.js";
 import { findOrCreateUser, verifyAccount } from "../modules/user/user.service.js";
+import { IpNotAllowedError, ipRefusalRecorder, refuseKeyFromOutside, type RequestOrigin } from "./ip-refusal.js";
 import type { JwtVerifier } from "./jwt.js";
 import { subjectOf, type Principal } from "./principal.js";
 import { hashSecret, parseSecret } from "./secrets.js";
 
 export class AuthenticationError extends Error {}
+export { IpNotAllowedError };
 
 /**
  * `Authorization: Bearer <credential>` → the principal, undefined when no credential is
  * given, and the request's Authorizer acting as it. A credential that is present but wrong (unknown, revoked, expired, bad signature)
  * is an AuthenticationError: it is never treated as anonymous.
+ *
+ * With `origin` (where the request comes from), every check of the Authorizer carries the
+ * caller's address for the IP allowlists, and a key bound to a team that refuses the address
+ * is refused here (IpNotAllowedError). Without it (/v1/authorize, whose address may be in the
+ * body), the caller adds it: `authz.withContext`, then refuseKeyFromOutside.
  */
 export async function authenticateRequest(
   deps: AppDeps,
   jwt: JwtVerifier | undefined,
   header: string | null,
+  origin?: RequestOrigin,
 ): Promise<{ principal: Principal | undefined; authz: Authorizer }> {
   // One snapshot for the request: the key cache and the permission checks use the same stamp.
   const snapshot = new RequestSnapshot(deps.consistency);
   const principal = await authenticate(deps, jwt, header, snapshot);
-  return { principal, authz: new Authorizer(deps, principal && subjectOf(principal), snapshot) };
+  const context = origin?.clientIp ? { clientIp: origin.clientIp } : {};
+  const listener = origin && ipRefusalRecorder(deps, principal, origin);
+  const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot, context, listener);
+  if (principal && origin) await refuseKeyFromOutside(deps, principal, authz, origin);
+  return { principal, authz };
 }
 
 async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null, snapshot: RequestSnapshot): Promise<Principal | undefined> {

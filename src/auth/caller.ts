@@ -1,4 +1,3 @@
-import { Authorizer } from "../authz/authorizer.js";
 import type { AppContext } from "../context.js";
 import { forbidden, unauthenticated } from "../errors.js";
 import { subjectOf, type Principal } from "./principal.js";
@@ -18,7 +17,7 @@ export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" 
 /** From here on, the request acts as `principal` (after redeeming an invitation, say). */
 export function actAs(ctx: AppContext, principal: Principal): void {
   ctx.principal = principal;
-  ctx.authz = new Authorizer(ctx.deps, subjectOf(principal), ctx.authz.snapshot);
+  ctx.authz = ctx.authz.asSubject(subjectOf(principal));
 }
 
 /** The id the caller is recorded under (createdBy, startedBy). */

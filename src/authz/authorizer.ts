@@ -1,8 +1,8 @@
 import DataLoader from "dataloader";
-import { authzUnavailable, forbidden, notFound } from "../errors.js";
+import { authzUnavailable, forbidden, ipNotAllowed, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { AuthzClient } from "./client.js";
-import { checkKey, type CheckItem, type ObjectRef } from "./model.js";
+import { checkKey, type CheckContext, type CheckItem, type ObjectRef } from "./model.js";
 import type { ConsistencyTracker, Snapshot } from "./consistency.js";
 import type { StampedCache } from "./stamped-cache.js";
 
@@ -14,6 +14,12 @@ export interface AuthorizerDeps {
   caches: { checks: StampedCache<boolean> };
   logger: Logger;
 }
+
+/** The object types whose schema.zed definition has `ip_refused` (IP_NOT_ALLOWED instead of NOT_FOUND). */
+const IP_REFUSABLE = new Set(["organization", "team", "model", "environment", "chain", "training_project", "service_account", "api_key", "user"]);
+
+/** Told of every IP_NOT_ALLOWED answer, to record it (ip-refusals in the security log). */
+export type IpRefusalListener = (resource: ObjectRef) => Promise<void>;
 
 /**
  * The snapshot of one request, read once when first needed (one Postgres read with a remote
@@ -44,6 +50,9 @@ export class RequestSnapshot {
  *
  * When SpiceDB cannot answer, every question fails with AUTHZ_UNAVAILABLE: never a silent
  * allow, never a silent deny that would read as "not found".
+ *
+ * Every question carries the caller's address (`context.clientIp`) for the IP allowlists'
+ * caveat (spicedb/schema.zed); without one, an allowlist answers CONDITIONAL, which is a denial.
  */
 export class Authorizer {
   private readonly checks: DataLoader<CheckItem, boolean, string>;
@@ -53,6 +62,9 @@ export class Authorizer {
     /** The SpiceDB subject the caller acts as; undefined when unauthenticated. */
     readonly subject: ObjectRef | undefined,
     readonly snapshot: RequestSnapshot = new RequestSnapshot(deps.consistency),
+    /** The request's caveat context: the caller's address (canonical), when known. */
+    readonly context: CheckContext = {},
+    private readonly onIpRefused?: IpRefusalListener,
   ) {
     this.checks = new DataLoader((items) => this.checkBulk(items), { cacheKeyFn: checkKey, maxBatchSize: 1000 });
   }
@@ -60,22 +72,45 @@ export class Authorizer {
   /** Does the caller hold `permission` on `resource`? */
   can(resource: ObjectRef, permission: string): Promise<boolean> {
     if (!this.subject) return Promise.resolve(false);
-    return this.checks.load({ resource, permission, subject: this.subject });
+    return this.checks.load({ resource, permission, subject: this.subject, ...(this.context.clientIp ? { context: this.context } : {}) });
+  }
+
+  /** The same caller, asking from `context` (the gateway names the end client's address). */
+  withContext(context: CheckContext, onIpRefused = this.onIpRefused): Authorizer {
+    return new Authorizer(this.deps, this.subject, this.snapshot, context, onIpRefused);
+  }
+
+  /** Another subject, asking from the same address (no-escalation.ts compares what each holds). */
+  asSubject(subject: ObjectRef | undefined): Authorizer {
+    return new Authorizer(this.deps, subject, this.snapshot, this.context, this.onIpRefused);
   }
 
   /**
    * Throws NOT_FOUND when the caller may not view `resource` (its existence is not revealed),
    * FORBIDDEN when they may view it but not do `permission`. Both questions share one batch.
+   * IP_NOT_ALLOWED instead of NOT_FOUND when an IP allowlist refuses the caller's address and
+   * they would view the object from an allowed one (see hiddenBy).
    */
   async require(resource: ObjectRef, permission: string, viewPermission = "view"): Promise<void> {
     const [visible, allowed] = await Promise.all([this.can(resource, viewPermission), this.can(resource, permission)]);
-    if (!visible) throw notFound(`${resource.type} not found`);
+    if (!visible) throw await this.hiddenBy(resource);
     if (!allowed) throw forbidden(`You are not allowed to ${permission.replace(/_/g, " ")} on this ${resource.type}`);
   }
 
-  /** NOT_FOUND unless the caller may view `resource`. */
+  /** NOT_FOUND unless the caller may view `resource` (IP_NOT_ALLOWED as in require). */
   async requireVisible(resource: ObjectRef, viewPermission = "view"): Promise<void> {
-    if (!(await this.can(resource, viewPermission))) throw notFound(`${resource.type} not found`);
+    if (!(await this.can(resource, viewPermission))) throw await this.hiddenBy(resource);
+  }
+
+  /**
+   * Why an object is hidden: `ip_refused` holds only for a caller who would view it from an
+   * allowed address (schema.zed), so IP_NOT_ALLOWED tells nothing about objects they could
+   * never see; everything else is NOT_FOUND. Asked on every denial, so the two take one path.
+   */
+  private async hiddenBy(resource: ObjectRef) {
+    if (!IP_REFUSABLE.has(resource.type) || !(await this.can(resource, "ip_refused"))) return notFound(`${resource.type} not found`);
+    await this.onIpRefused?.(resource);
+    return ipNotAllowed();
   }
 
   /** Keeps the items the caller holds `permission` on, in order. */
@@ -89,7 +124,7 @@ export class Authorizer {
     if (!this.subject) return [];
     try {
       const { consistency } = await this.snapshot.get();
-      return await this.deps.authzClient.lookupResources(resourceType, permission, this.subject, consistency);
+      return await this.deps.authzClient.lookupResources(resourceType, permission, this.subject, consistency, this.context);
     } catch (error) {
       this.deps.logger.error({ err: error }, "SpiceDB LookupResources failed");
       throw authzUnavailable();

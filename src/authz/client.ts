@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Metadata } from "@grpc/grpc-js";
 import { v1 } from "@authzed/authzed-node";
-import type { CheckItem, ObjectRef, Relationship } from "./model.js";
+import { caveatContextOf, type CheckContext, type CheckItem, type ObjectRef, type Relationship } from "./model.js";
 
 export type Promises = v1.ZedClientInterface["promises"];
 
@@ -28,7 +28,8 @@ export interface AuthzClient {
    * (a caveat whose context was not given) is `false`: only HAS_PERMISSION allows.
    */
   checkBulk(items: CheckItem[], consistency: Consistency): Promise<boolean[]>;
-  lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]>;
+  /** `context`: the request's caveat context, as on a check item. */
+  lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext): Promise<string[]>;
   readRelationships(resourceType: string): Promise<Relationship[]>;
   close(): void;
 }
@@ -86,6 +87,7 @@ export class SpiceDbClient implements AuthzClient {
           resource: toObject(item.resource),
           permission: item.permission,
           subject: v1.SubjectReference.create({ object: toObject(item.subject) }),
+          ...structOf(caveatContextOf(item.context)),
         }),
       ),
     });
@@ -98,13 +100,14 @@ export class SpiceDbClient implements AuthzClient {
     });
   }
 
-  async lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency): Promise<string[]> {
+  async lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext): Promise<string[]> {
     const responses = await this.permissions.lookupResources(
       v1.LookupResourcesRequest.create({
         consistency: toConsistency(consistency),
         resourceObjectType: resourceType,
         permission,
         subject: v1.SubjectReference.create({ object: toObject(subject) }),
+        ...structOf(caveatContextOf(context)),
       }),
     );
     // Only definite answers count; LookupResources may repeat an id.
@@ -133,20 +136,29 @@ function toObject(ref: ObjectRef): v1.ObjectReference {
   return v1.ObjectReference.create({ objectType: ref.type, objectId: ref.id });
 }
 
+/** `{ context }` as a protobuf Struct, or nothing (a check without context). */
+const structOf = (context: Record<string, unknown> | undefined) =>
+  context ? { context: v1.createStructFromObject(context as Parameters<typeof v1.createStructFromObject>[0]) } : {};
+
 function toRelationship(r: Relationship): v1.Relationship {
   return v1.Relationship.create({
     resource: toObject(r.resource),
     relation: r.relation,
     subject: v1.SubjectReference.create({ object: toObject(r.subject), optionalRelation: r.subjectRelation ?? "" }),
+    ...(r.caveat ? { optionalCaveat: v1.ContextualizedCaveat.create({ caveatName: r.caveat.name, ...structOf(r.caveat.context) }) } : {}),
   });
 }
 
 function fromRelationship(r: v1.Relationship): Relationship {
+  const caveat = r.optionalCaveat;
   return {
     resource: { type: r.resource?.objectType ?? "", id: r.resource?.objectId ?? "" },
     relation: r.relation,
     subject: { type: r.subject?.object?.objectType ?? "", id: r.subject?.object?.objectId ?? "" },
     ...(r.subject?.optionalRelation ? { subjectRelation: r.subject.optionalRelation } : {}),
+    ...(caveat?.caveatName
+      ? { caveat: { name: caveat.caveatName, context: caveat.context ? (v1.PbStruct.toJson(caveat.context) as Record<string, unknown>) : {} } }
+      : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Db } from "../db/database.js";
 import type { AuthzClient } from "./client.js";
-import { relationshipKey, type Relationship } from "./model.js";
+import { relationshipKey, sameCaveat, type Relationship } from "./model.js";
 import { writeOutsideOutbox } from "./outbox-applier.js";
 import { allRelationships } from "./relationship.repository.js";
 
@@ -10,7 +10,10 @@ const RESOURCE_TYPES = [
 ];
 
 export interface Drift {
-  /** In the Postgres record, not in SpiceDB: a grant SpiceDB does not enforce. */
+  /**
+   * In the Postgres record, not in SpiceDB: a grant SpiceDB does not enforce. Also a key SpiceDB
+   * holds with another caveat (an allowlist's old CIDRs): repairing it touches the record's.
+   */
   missing: Relationship[];
   /** In SpiceDB, not in the record: an access SpiceDB grants that Orgraph never recorded (or revoked). */
   extra: Relationship[];
@@ -27,7 +30,7 @@ export async function findDrift(db: Db, client: AuthzClient): Promise<Drift> {
     for (const relationship of await client.readRelationships(type)) stored.set(relationshipKey(relationship), relationship);
   }
   return {
-    missing: [...recorded].filter(([key]) => !stored.has(key)).map(([, r]) => r),
+    missing: [...recorded].filter(([key, r]) => !stored.has(key) || !sameCaveat(stored.get(key)!, r)).map(([, r]) => r),
     extra: [...stored].filter(([key]) => !recorded.has(key)).map(([, r]) => r),
   };
 }

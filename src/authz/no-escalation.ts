@@ -1,6 +1,6 @@
 import type { ApiKeyType, OrgRole, TeamRole } from "../db/database.js";
 import { forbidden } from "../errors.js";
-import { Authorizer } from "./authorizer.js";
+import type { Authorizer } from "./authorizer.js";
 import { permissionsOf } from "./catalog.js";
 import type { ObjectRef } from "./model.js";
 
@@ -79,7 +79,7 @@ export async function requireDominates(
   environments: ObjectRef[],
   action: string,
 ): Promise<void> {
-  const theirs = new Authorizer(authz.deps, subject, authz.snapshot);
+  const theirs = authz.asSubject(subject);
   const questions: [ObjectRef, string][] = [
     ...TEAM_ROLE_GRANTS.ADMIN.map((p): [ObjectRef, string] => [team, p]),
     ...environments.map((env): [ObjectRef, string] => [env, "manage"]),

@@ -9,7 +9,8 @@ import type { ObjectRef, Relationship } from "./model.js";
  * consistency.ts (which snapshot a request reads).
  */
 
-type RelationshipKeyRow = Omit<Row<"authz_relationships">, "org_id" | "team_id">;
+type KeyRow = Omit<Row<"authz_outbox">, "id" | "created_at">;
+type RecordRow = KeyRow & Pick<Row<"authz_relationships">, "caveat_name" | "caveat_context">;
 
 /** Where a relationship belongs: lets removals by organization or team find it. */
 export interface RelationshipOwner {
@@ -17,7 +18,8 @@ export interface RelationshipOwner {
   teamId?: string;
 }
 
-export function toRow(r: Relationship): RelationshipKeyRow {
+/** The key columns (what the outbox queues, what identifies a relationship). */
+export function keyRow(r: Relationship): KeyRow {
   return {
     resource_type: r.resource.type,
     resource_id: r.resource.id,
@@ -28,23 +30,39 @@ export function toRow(r: Relationship): RelationshipKeyRow {
   };
 }
 
-export function fromRow(row: RelationshipKeyRow): Relationship {
+/** The caveat columns as written (JSON text for the jsonb column; null without a caveat). */
+const caveatColumns = (r: Relationship) => ({
+  caveat_name: r.caveat?.name ?? null,
+  caveat_context: r.caveat ? JSON.stringify(r.caveat.context) : null,
+});
+
+export function fromRow(row: KeyRow & Partial<Pick<RecordRow, "caveat_name" | "caveat_context">>): Relationship {
   return {
     resource: { type: row.resource_type, id: row.resource_id },
     relation: row.relation,
     subject: { type: row.subject_type, id: row.subject_id },
     ...(row.subject_relation ? { subjectRelation: row.subject_relation } : {}),
+    ...(row.caveat_name ? { caveat: { name: row.caveat_name, context: row.caveat_context ?? {} } } : {}),
   };
 }
 
+/** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say). */
 export async function insertRelationships(tx: Tx, owner: RelationshipOwner, relationships: Relationship[]): Promise<void> {
   if (relationships.length === 0) return;
-  const rows = relationships.map((r) => ({ ...toRow(r), org_id: owner.orgId ?? null, team_id: owner.teamId ?? null }));
-  await tx.insertInto("authz_relationships").values(rows).onConflict((oc) => oc.doNothing()).execute();
+  const rows = relationships.map((r) => ({ ...keyRow(r), ...caveatColumns(r), org_id: owner.orgId ?? null, team_id: owner.teamId ?? null }));
+  await tx
+    .insertInto("authz_relationships")
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(["resource_type", "resource_id", "relation", "subject_type", "subject_id", "subject_relation"])
+        .doUpdateSet((eb) => ({ caveat_name: eb.ref("excluded.caveat_name"), caveat_context: eb.ref("excluded.caveat_context") })),
+    )
+    .execute();
 }
 
 export async function deleteRelationship(tx: Tx, relationship: Relationship): Promise<void> {
-  const row = toRow(relationship);
+  const row = keyRow(relationship);
   await tx
     .deleteFrom("authz_relationships")
     .where("resource_type", "=", row.resource_type)
@@ -58,7 +76,7 @@ export async function deleteRelationship(tx: Tx, relationship: Relationship): Pr
 
 /** Queues keys for the applier, in the change's own transaction. */
 export async function queueInOutbox(tx: Tx, relationships: Relationship[]): Promise<void> {
-  if (relationships.length > 0) await tx.insertInto("authz_outbox").values(relationships.map(toRow)).execute();
+  if (relationships.length > 0) await tx.insertInto("authz_outbox").values(relationships.map(keyRow)).execute();
 }
 
 export interface RelationshipFilter {
@@ -96,7 +114,7 @@ export async function takeApplyLock(tx: Tx): Promise<void> {
   await sql`select pg_advisory_xact_lock(${APPLY_LOCK})`.execute(tx);
 }
 
-/** Queued keys, oldest first, each with whether the record holds it now (`present`). */
+/** Queued keys, oldest first, each with whether the record holds it now (`present`) and, if so, with the record's caveat. */
 export async function readOutboxBatch(tx: Tx, limit: number): Promise<{ id: string; relationship: Relationship; present: boolean }[]> {
   const rows = await tx
     .selectFrom("authz_outbox as o")
@@ -109,7 +127,10 @@ export async function readOutboxBatch(tx: Tx, limit: number): Promise<{ id: stri
         .onRef("r.subject_id", "=", "o.subject_id")
         .onRef("r.subject_relation", "=", "o.subject_relation"),
     )
-    .select(["o.id", "o.resource_type", "o.resource_id", "o.relation", "o.subject_type", "o.subject_id", "o.subject_relation", "r.resource_type as present"])
+    .select([
+      "o.id", "o.resource_type", "o.resource_id", "o.relation", "o.subject_type", "o.subject_id", "o.subject_relation",
+      "r.resource_type as present", "r.caveat_name", "r.caveat_context",
+    ])
     .orderBy("o.id")
     .limit(limit)
     .execute();

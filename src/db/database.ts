@@ -3,6 +3,10 @@ import type { ChainRunDecisionTable, ChainRunTable, ChainVersionTable } from "./
 import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./tool-policy-tables.js";
 
 export type { Sensitivity };
+import type { IpAllowlistTable } from "./ip-allowlist-table.js";
+import type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable } from "./authz-tables.js";
+
+export type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable };
 
 /** Row types of every table, one interface per table; `Database` is what Kysely is typed with. */
 
@@ -97,24 +101,6 @@ export interface ApiKeyTable {
   revoked_at: Date | null;
   /** The key's own limit of allowed model:invoke decisions per minute (migration 0014); null: none. */
   requests_per_minute: ColumnType<number | null, number | null | undefined, number | null>;
-}
-
-/** The durable record of every relationship SpiceDB must hold (see authz/relationship-writes.ts). */
-export interface AuthzRelationshipTable {
-  resource_type: string;
-  resource_id: string;
-  relation: string;
-  subject_type: string;
-  subject_id: string;
-  subject_relation: string;
-  org_id: string | null;
-  team_id: string | null;
-}
-
-/** Relationship keys whose SpiceDB state may differ from the record, until applied. */
-export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id"> {
-  id: Generated<string>;
-  created_at: CreatedAt;
 }
 
 export interface EnvironmentTable {
@@ -229,13 +215,6 @@ export interface RoleAssignmentTable {
   created_at: CreatedAt;
 }
 
-export interface AuthzStateTable {
-  /** Always 1: a single row. */
-  id: number;
-  zed_token: string;
-  /** Committed changes so far (bigint: read back as a string). */
-  revision: ColumnType<string, number | undefined, number>;
-}
 
 /** A mutation by a caller who is not a member of the organization it names (migration 0009). */
 export interface SecurityEventTable {
@@ -294,6 +273,7 @@ export interface Database {
   authz_state: AuthzStateTable;
   tool_policies: ToolPolicyTable;
   tool_policy_phi_roles: ToolPolicyPhiRoleTable;
+  ip_allowlists: IpAllowlistTable;
 }
 
 export type Db = Kysely<Database>;

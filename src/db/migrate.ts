@@ -10,8 +10,9 @@ import * as orgBrowse from "./migrations/2026_11_25_0008_org_browse.js";
 import * as securityLog from "./migrations/2026_11_25_0009_security_log.js";
 import * as chainRuns from "./migrations/2026_11_25_0011_chain_runs.js";
 import * as billingEmail from "./migrations/2026_11_25_0012_billing_email.js";
-import * as toolPolicies from "./migrations/2026_12_03_0015_tool_policies.js";
+import * as ipAllowlists from "./migrations/2026_12_03_0013_ip_allowlists.js";
 import * as limits from "./migrations/2026_12_03_0014_limits.js";
+import * as toolPolicies from "./migrations/2026_12_03_0015_tool_policies.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
@@ -27,8 +28,9 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_11_25_0009_security_log": securityLog,
   "2026_11_25_0011_chain_runs": chainRuns,
   "2026_11_25_0012_billing_email": billingEmail,
-  "2026_12_03_0015_tool_policies": toolPolicies,
+  "2026_12_03_0013_ip_allowlists": ipAllowlists,
   "2026_12_03_0014_limits": limits,
+  "2026_12_03_0015_tool_policies": toolPolicies,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

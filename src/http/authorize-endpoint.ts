@@ -6,6 +6,8 @@ import type { AppDeps } from "../context.js";
 import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
 import { LimitRefusal, LimitsUnavailable } from "../modules/gateway/limits.js";
+import { locate, recordRefusedDecision } from "../modules/gateway/ip-allowlist-stage.js";
+import { clientIpOf, trustedProxyList } from "./client-address.js";
 import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
 import type { RateLimits } from "./hardening.js";
 
@@ -15,16 +17,23 @@ export interface AuthorizeAnswer {
   headers?: Record<string, string>;
 }
 
-/** POST /v1/authorize, independent of the HTTP layer: the credential header, a body reader and the request's id in, an answer out. */
-export type AuthorizeEndpoint = (authorization: string | null, readBody: () => Promise<unknown>, requestId: string) => Promise<AuthorizeAnswer>;
+/** The connection a request came over: its peer address and X-Forwarded-For (client-address.ts). */
+export interface Transport {
+  peer: string | undefined;
+  forwardedFor: string | null | undefined;
+}
+
+/** POST /v1/authorize, independent of the HTTP layer: the credential header, a body reader, the request's id and its transport in, an answer out. */
+export type AuthorizeEndpoint = (authorization: string | null, readBody: () => Promise<unknown>, requestId: string, transport: Transport) => Promise<AuthorizeAnswer>;
 
 /**
- * 200 allowed, 403 denied, 400 malformed, 401 bad credentials, 429 too many (this process's
- * abuse limit, or a team's or key's rate limit or budget: `code` says which), 503 SpiceDB or
- * the limits' counters unavailable.
+ * 200 allowed, 403 denied (code IP_NOT_ALLOWED: an IP allowlist), 400 malformed, 401 bad
+ * credentials, 429 too many (this process's abuse limit, or a team's or key's rate limit or
+ * budget: `code` says which), 503 SpiceDB or the limits' counters unavailable.
  */
 export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthorizeEndpoint {
-  return async (authorization, readBody, requestId) => {
+  const trustedProxies = trustedProxyList(deps.config.trustedProxies);
+  return async (authorization, readBody, requestId, transport) => {
     if (deps.lifecycle.failed) return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };
     const requestDeps = forRequest(deps, requestId);
     try {
@@ -39,7 +48,11 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
         if (error instanceof BodyTooLarge) return { status: 413, body: { error: error.message } };
         return { status: 400, body: { error: "The body must be JSON" } };
       }
-      const decision = await decide(requestDeps, authz, principal, parseAuthorizeRequest(body));
+      const request = parseAuthorizeRequest(body);
+      // Stage 1, IP allowlists (ip-allowlist-stage.ts): the end client's address, else the HTTP client's.
+      const clientIp = request.clientIp ?? clientIpOf(transport.peer, transport.forwardedFor, trustedProxies);
+      const decision = await decide(requestDeps, locate(requestDeps, authz, principal, clientIp, requestId), principal, request);
+      await recordRefusedDecision(requestDeps, principal, decision, { clientIp, team: request.team, requestId });
       return { status: decision.allowed ? 200 : 403, body: decision };
     } catch (error) {
       if (error instanceof AuthenticationError) return { status: 401, body: { allowed: false, reason: error.message } };
@@ -68,7 +81,9 @@ export function createHttpListener(yoga: RequestListener, authorize: AuthorizeEn
     const requestId = requestIdFrom(typeof header === "string" ? header : undefined);
     tagServerSpan(requestId);
     res.setHeader("x-request-id", requestId);
-    authorize(req.headers.authorization ?? null, () => readJson(req, maxBodyBytes), requestId).then(
+    const forwarded = req.headers["x-forwarded-for"];
+    const transport = { peer: req.socket.remoteAddress, forwardedFor: Array.isArray(forwarded) ? forwarded.join(",") : forwarded };
+    authorize(req.headers.authorization ?? null, () => readJson(req, maxBodyBytes), requestId, transport).then(
       (answer) => send(res, answer),
       () => send(res, { status: 500, body: { allowed: false, reason: "Internal error" } }),
     );

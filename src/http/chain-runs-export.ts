@@ -14,10 +14,16 @@ export const isChainRunsExportPath = (pathname: string) => PATH.test(pathname);
  * Missing or bad credentials: 401. Without results:export on the chain, and for a malformed
  * or nonexistent chain id: the same 404, so the answer never tells a chain exists.
  */
-export async function chainRunsExportResponse(deps: AppDeps, jwt: JwtVerifier | undefined, request: Request, pathname: string): Promise<Response> {
+export async function chainRunsExportResponse(
+  deps: AppDeps,
+  jwt: JwtVerifier | undefined,
+  request: Request,
+  pathname: string,
+  clientIp: string | undefined,
+): Promise<Response> {
   const json = (body: unknown, status: number) => Response.json(body, { status });
   if (request.method !== "GET") return json({ error: "Use GET" }, 405);
-  const caller = await routeCaller(deps, jwt, request);
+  const caller = await routeCaller(deps, jwt, request, clientIp);
   if (caller instanceof Response) return caller;
   let chainId: string;
   try {

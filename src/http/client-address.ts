@@ -1,25 +1,36 @@
 import { BlockList, isIP, isIPv6 } from "node:net";
+import { canonicalAddress } from "../ip-address.js";
 
 /**
- * The caller's address for rate limits and the security log: the peer of the HTTP
- * connection, which a client cannot choose freely. X-Forwarded-For is read only when that
- * peer is one of TRUSTED_PROXIES (a load balancer of ours): then the address is the
+ * The caller's address: the peer of the HTTP connection, which a client cannot choose freely.
+ * X-Forwarded-For is read only when that peer is one of the trusted proxies (TRUST_PROXY, or
+ * its older name TRUSTED_PROXIES: a load balancer of ours): then the address is the
  * right-most entry that is not itself a trusted proxy (entries further left are whatever the
  * client wrote). With no trusted proxies the header is never read.
  *
- * An IPv6 client controls its whole /64, so a v6 address counts as its /64; an IPv4 address
- * mapped into v6 (`::ffff:1.2.3.4`) counts as the IPv4 address.
+ * `clientIpOf` is the exact address, canonical (ip-address.ts), for the IP allowlists.
+ * `clientAddressOf` is the address as rate limits and the security log count it: an IPv6
+ * client controls its whole /64, so a v6 address counts as its /64.
  */
-export function clientAddressOf(serverContext: Record<string, unknown>, forwardedFor: string | null, trusted: BlockList | undefined): string | undefined {
-  const peer = normalize((serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress);
-  if (!peer || !trusted || !isTrusted(trusted, peer)) return peer && bucketOf(peer);
-  const hops = (forwardedFor ?? "").split(",").map((hop) => normalize(hop.trim())).filter((hop): hop is string => Boolean(hop && isIP(hop)));
+export function clientIpOf(peerAddress: string | undefined, forwardedFor: string | null | undefined, trusted: BlockList | undefined): string | undefined {
+  const peer = canonicalAddress(peerAddress);
+  if (!peer || !trusted || !isTrusted(trusted, peer)) return peer;
+  const hops = (forwardedFor ?? "").split(",").map((hop) => canonicalAddress(hop)).filter((hop): hop is string => Boolean(hop));
   let address = peer;
   while (isTrusted(trusted, address) && hops.length > 0) address = hops.pop()!;
-  return bucketOf(address);
+  return address;
 }
 
-/** The BlockList of TRUSTED_PROXIES (config.ts has checked each entry). */
+/** The peer address of a request served by the Node listener (yoga's server context carries Node's `req`). */
+export const peerOf = (serverContext: Record<string, unknown>): string | undefined =>
+  (serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress;
+
+export function clientAddressOf(serverContext: Record<string, unknown>, forwardedFor: string | null, trusted: BlockList | undefined): string | undefined {
+  const address = clientIpOf(peerOf(serverContext), forwardedFor, trusted);
+  return address && bucketOf(address);
+}
+
+/** The BlockList of the trusted proxies (config.ts has checked each entry). */
 export function trustedProxyList(proxies: string[]): BlockList | undefined {
   if (proxies.length === 0) return undefined;
   const list = new BlockList();
@@ -33,11 +44,6 @@ export function trustedProxyList(proxies: string[]): BlockList | undefined {
 }
 
 const isTrusted = (trusted: BlockList, address: string) => trusted.check(address, isIPv6(address) ? "ipv6" : "ipv4");
-
-function normalize(address: string | undefined): string | undefined {
-  if (!address) return undefined;
-  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
-}
 
 const bucketOf = (address: string) => (isIPv6(address) ? `${expandIPv6(address).slice(0, 4).join(":")}::/64` : address);
 

@@ -6,6 +6,7 @@ import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
 import { routeCaller } from "./route-caller.js";
+import { clientIpOf, peerOf, trustedProxyList } from "./client-address.js";
 import { metricsResponse } from "../observability/metrics-endpoint.js";
 import { forRequest, requestIdOf } from "../observability/request-id.js";
 
@@ -22,8 +23,11 @@ import { forRequest, requestIdOf } from "../observability/request-id.js";
  * - GET /metrics: Prometheus metrics (observability/metrics-endpoint.ts; METRICS_TOKEN).
  */
 export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint): Plugin {
+  const trustedProxies = trustedProxyList(deps.config.trustedProxies);
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
+      const peer = peerOf(serverContext as Record<string, unknown>);
+      const clientIp = () => clientIpOf(peer, request.headers.get("x-forwarded-for"), trustedProxies);
       const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
         endResponse(fetchAPI.Response.json(body, { status, headers }));
       if (deps.lifecycle.failed) {
@@ -38,13 +42,13 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
       } else if (url.pathname === "/metrics") {
         endResponse(await metricsResponse(deps, request, serverContext));
       } else if (url.pathname === "/v1/audit/export") {
-        const caller = await routeCaller(forRequest(deps, requestIdOf(request)), jwt, request);
+        const caller = await routeCaller(forRequest(deps, requestIdOf(request)), jwt, request, clientIp());
         endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));
       } else if (isChainRunsExportPath(url.pathname)) {
-        endResponse(await chainRunsExportResponse(forRequest(deps, requestIdOf(request)), jwt, request, url.pathname));
+        endResponse(await chainRunsExportResponse(forRequest(deps, requestIdOf(request)), jwt, request, url.pathname, clientIp()));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
-        const answer = await authorize(request.headers.get("authorization"), () => request.json(), requestIdOf(request));
+        const answer = await authorize(request.headers.get("authorization"), () => request.json(), requestIdOf(request), { peer, forwardedFor: request.headers.get("x-forwarded-for") });
         json(answer.body, answer.status, answer.headers);
       }
     },

@@ -1,5 +1,5 @@
 import type { AuthzClient, Consistency, RelationshipUpdate } from "../authz/client.js";
-import type { CheckItem, ObjectRef } from "../authz/model.js";
+import type { CheckContext, CheckItem, ObjectRef } from "../authz/model.js";
 import { inClientSpan } from "./spans.js";
 
 /**
@@ -23,10 +23,10 @@ export function traceAuthzClient(client: AuthzClient): AuthzClient {
         return answers;
       });
     },
-    lookupResources: (resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency) => {
+    lookupResources: (resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext) => {
       const attributes = { "spicedb.resource_type": resourceType, "spicedb.permission": permission, "spicedb.consistency": consistency.kind };
       return inClientSpan("SpiceDB LookupResources", attributes, async (span) => {
-        const ids = await client.lookupResources(resourceType, permission, subject, consistency);
+        const ids = await client.lookupResources(resourceType, permission, subject, consistency, context);
         span.setAttribute("spicedb.results", ids.length);
         return ids;
       });

@@ -3,6 +3,7 @@ import { KEY_PERMS, roleHolds, TEAM_PERMS, type ChainAccess, type KeyType, type 
 import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-chain-runs.js";
 import { isToolPolicyOp, planToolPolicyStep, TOOL_POLICY_OPS } from "./attacker-steps-tool-policy.js";
 import { isLimitsOp, LIMITS_OPS, planLimitsOp } from "./attacker-steps-limits.js";
+import { IP_ALLOWLIST_OPS, planSetIpAllowlist } from "./attacker-steps-ip-allowlists.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -13,7 +14,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -284,6 +285,11 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
         variables: { o: org, e: valid ? `billing-${step.choice}@example.test` : "not an address" },
         allowed: decide(ref.orgPerms(caller, org).has("billing:manage"), valid), target: orgTarget(org), apply: () => {}, harmless: true,
       };
+    }
+    case "setIpAllowlist": {
+      const org = objectOf("org");
+      const scopes = { org: { target: orgTarget(org), manages: ref.orgPerms(caller, org).has("org:manage") }, team: { target: teamTarget, manages: holds(team, ["manage"]) } };
+      return planSetIpAllowlist(step, scopes, decide);
     }
     case "renameTeam":
       return {

@@ -1,6 +1,7 @@
 import type { GraphQLFieldResolver } from "graphql";
 import { credentialOf } from "../../auth/principal.js";
-import type { AppContext, AuditDraft } from "../../context.js";
+import type { AppContext, AppDeps, AuditDraft } from "../../context.js";
+import type { Principal } from "../../auth/principal.js";
 import type { AuditResult, Tx } from "../../db/database.js";
 import { errorCode } from "../../errors.js";
 import { typeOfId } from "../../ids.js";
@@ -27,7 +28,7 @@ export function redact(value: unknown): unknown {
 /** The ids among the arguments, most specific first (`id` names the target). */
 function argumentIds(args: Record<string, unknown>): string[] {
   const input = (args.input ?? {}) as Record<string, unknown>;
-  return [args.id, args.chainId, args.environmentId, args.roleId, args.teamId, args.organizationId, input.serviceAccountId, input.teamId, input.organizationId]
+  return [args.id, args.chainId, args.environmentId, args.roleId, args.teamId, args.organizationId, args.scopeId, input.serviceAccountId, input.teamId, input.organizationId]
     .filter((v): v is string => typeof v === "string" && typeOfId(v) !== undefined);
 }
 
@@ -86,7 +87,7 @@ export async function completeDraft(tx: Tx, ctx: AppContext, result: unknown): P
   }
 }
 
-const DENIED_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"]);
+const DENIED_CODES = new Set(["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "IP_NOT_ALLOWED"]);
 
 /**
  * Wraps one Mutation field's resolver (graphql/audit-plugin.ts applies it to every mutation,
@@ -131,4 +132,41 @@ export function auditedResolver(action: string, resolve: GraphQLFieldResolver<un
       }
     }
   };
+}
+
+/**
+ * An IP allowlist refused a caller (issue 14): recorded in the bounded security log (never the
+ * organization's hash chain, which an outsider could otherwise fill), under a source of its own
+ * per principal. A flood of refused requests keeps only that source's newest
+ * SECURITY_LOG_MAX_PER_SOURCE rows and never pushes out another source's; the drops are counted.
+ * A failure to record is logged, never turned into another answer.
+ */
+export async function recordIpRefusal(
+  deps: AppDeps,
+  refusal: { principal: Principal; clientIp: string | undefined; resource: { type: string; id: string }; requestId: string | null; via: string },
+): Promise<void> {
+  const { principal, resource } = refusal;
+  const source = `ip_refused:${principal.kind}:${principal.id}`;
+  try {
+    await deps.db.transaction().execute((tx) =>
+      insertSecurityEvent(tx, {
+        source,
+        clientAddress: refusal.clientIp ?? null,
+        actorId: principal.id,
+        authMethod: principal.via.method,
+        authRef: credentialOf(principal),
+        action: "ip_allowlist.refused",
+        claimedOrgId: null,
+        teamId: resource.type === "team" ? resource.id : null,
+        targetId: resource.id,
+        result: "DENIED",
+        error: "IP_NOT_ALLOWED",
+        diff: capDiff({ resource: `${resource.type}:${resource.id}`, clientIp: refusal.clientIp ?? null, via: refusal.via }),
+        requestId: refusal.requestId,
+      }),
+    );
+    await trimSecurityLog(deps.db, source, deps.config.securityLog);
+  } catch (error) {
+    deps.logger.error({ err: error }, "could not record an IP allowlist refusal in the security log");
+  }
 }

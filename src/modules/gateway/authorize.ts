@@ -11,6 +11,7 @@ import { teamById } from "../team/team.service.js";
 import { countInvocation } from "../usage/usage.js";
 import { consumeLimits, keyLimitOf, limitsOfTeam } from "./limits.js";
 import { applyToolPolicy, asksToolPolicy, parseToolFields, toolQuestionKey, type ToolFields } from "./tool-policy-stage.js";
+import { IP_NOT_ALLOWED_DECISION, parseClientIp } from "./ip-allowlist-stage.js";
 
 /**
  * The inference gateway's question: may this credential do `action` on `model` in
@@ -52,6 +53,8 @@ export interface AuthorizeRequest extends ToolFields {
   team?: string;
   model: string;
   environment: string;
+  /** The end client's address, canonical (ip-allowlist-stage.ts); else the HTTP client's is used. */
+  clientIp?: string;
 }
 
 export type { Decision } from "../../authz/decision.js";
@@ -60,7 +63,7 @@ export class BadAuthorizeRequest extends Error {}
 
 export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new BadAuthorizeRequest("The body must be a JSON object");
-  const { action: asked, team, model, environment } = body as Record<string, unknown>;
+  const { action: asked, team, model, environment, clientIp } = body as Record<string, unknown>;
   const action = typeof asked === "string" ? canonicalAction(asked) : undefined;
   if (!action) {
     const names = (list: string[]) => list.map((name) => `"${name}"`).join(", ");
@@ -73,7 +76,7 @@ export function parseAuthorizeRequest(body: unknown): AuthorizeRequest {
   if (team !== undefined && (typeof team !== "string" || typeOfId(team) !== "Team")) throw new BadAuthorizeRequest('"team" must be a team id');
   const tools = parseToolFields(body as Record<string, unknown>);
   if ("error" in tools) throw new BadAuthorizeRequest(tools.error);
-  return { action, model, environment, ...(team ? { team } : {}), ...tools.fields };
+  return { action, model, environment, ...(team ? { team } : {}), ...parseClientIp(clientIp, (message) => new BadAuthorizeRequest(message)), ...tools.fields };
 }
 
 const deny = (outcome: GatewayOutcome, reason: string): GatewayVerdict => ({ decision: { allowed: false, reason }, outcome });
@@ -91,7 +94,8 @@ export async function decide(deps: AppDeps, authz: Authorizer, principal: Princi
   if (!teamId) throw new BadAuthorizeRequest('"team" is required with a personal key');
 
   const { stamp } = await authz.snapshot.get();
-  const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment, ...toolQuestionKey(request)]);
+  // The address is part of the question: the same question from another address may be refused.
+  const question = JSON.stringify([principal.kind, principal.id, teamId, request.action, request.model, request.environment, authz.context.clientIp ?? null, ...toolQuestionKey(request)]);
   const verdict = (await deps.caches.decisions.load(stamp, question, () => decideFresh(deps, authz, principal, teamId, request)))!;
   if (verdict.decision.allowed && verdict.team && request.action === "model:invoke") {
     // Last stage, outside the cache: only a call that would be allowed consumes (limits.ts).
@@ -132,17 +136,20 @@ async function decideFresh(deps: AppDeps, authz: Authorizer, principal: Principa
   const environmentRef = ref("environment", environment?.id ?? NONE);
 
   const [modelPermission, environmentPermission] = CHECKS[request.action];
-  const [onModel, onEnvironment, viewsTeam, viewsModel, viewsEnvironment] = await Promise.all([
+  const [onModel, onEnvironment, viewsTeam, viewsModel, viewsEnvironment, ipRefused] = await Promise.all([
     authz.can(modelRef, modelPermission),
     authz.can(environmentRef, environmentPermission),
     authz.can(ref("team", teamId), "view"),
     authz.can(modelRef, "view"),
     authz.can(environmentRef, "view"),
+    // Holds only for whoever would enter the team from an allowed address (schema.zed).
+    authz.can(ref("team", teamId), "ip_refused"),
   ]);
   if (team && model && environment && onModel && onEnvironment) {
     const granted = { decision: { allowed: true as const }, outcome: "granted" as const, team: { id: team.id, orgId: team.org_id, limits: limitsOfTeam(team) } };
     return asksToolPolicy(request) ? applyToolPolicy(deps, principal, granted, request) : granted;
   }
+  if (ipRefused) return { decision: IP_NOT_ALLOWED_DECISION, outcome: "ip_not_allowed" };
   if (viewsTeam && !viewsModel) return deny("no_such_model", "The team has no such model");
   if (viewsTeam && !viewsEnvironment) return deny("no_such_environment", "The team has no such environment");
   return deny("not_allowed", `Not allowed to ${GATEWAY_ACTIONS[request.action].verb} this model in this environment`);

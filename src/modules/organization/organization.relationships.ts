@@ -1,3 +1,4 @@
+import { ipAllowedWildcards } from "../../authz/ip-allowed.js";
 import { ref, type Relationship } from "../../authz/model.js";
 import type { OrgRole } from "../../db/database.js";
 
@@ -17,3 +18,6 @@ export const userInOrg = (userId: string, orgId: string): Relationship => ({
   relation: "org",
   subject: ref("organization", orgId),
 });
+
+/** A new organization admits every address (no IP allowlist yet; setIpAllowlist narrows it). */
+export const orgAdmitsEveryAddress = (orgId: string): Relationship[] => ipAllowedWildcards(ref("organization", orgId), []);

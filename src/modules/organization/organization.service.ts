@@ -9,7 +9,7 @@ import { validEmail, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
 import { createDefaultTeam } from "../team/team.service.js";
-import { orgRole, userInOrg } from "./organization.relationships.js";
+import { orgAdmitsEveryAddress, orgRole, userInOrg } from "./organization.relationships.js";
 import { countAdmins, deleteOrgMembership, findOrganization, findOrganizations, findOrgMembership, insertOrganization, insertOrgMembership, listOrgMemberships, lockOrganization, renameOrganizationRow, updateOrgMembershipRole, type Organization, updateBillingEmail } from "./organization.repository.js";
 
 export const DEFAULT_TEAM_NAME = "Default";
@@ -27,7 +27,7 @@ export async function createOrganization(ctx: AppContext, name: string): Promise
 export async function createOrganizationIn(tx: Tx, name: string, adminUserId: string): Promise<Organization> {
   const org = await insertOrganization(tx, name);
   await insertOrgMembership(tx, org.id, adminUserId, "ADMIN");
-  await writeRelationships(tx, { orgId: org.id }, { add: [orgRole(org.id, adminUserId, "ADMIN"), userInOrg(adminUserId, org.id)] });
+  await writeRelationships(tx, { orgId: org.id }, { add: [orgRole(org.id, adminUserId, "ADMIN"), userInOrg(adminUserId, org.id), ...orgAdmitsEveryAddress(org.id)] });
   await createDefaultTeam(tx, org.id, DEFAULT_TEAM_NAME, adminUserId);
   return org;
 }

@@ -1,3 +1,4 @@
+import { ipAllowedWildcards } from "../../authz/ip-allowed.js";
 import { ref, type ObjectRef, type Relationship } from "../../authz/model.js";
 import type { TeamRole } from "../../db/database.js";
 
@@ -28,3 +29,6 @@ export const defaultTeamOf = (teamId: string, orgId: string): Relationship => ({
   relation: "default_of",
   subject: ref("organization", orgId),
 });
+
+/** A new team admits every address its organization admits (no IP allowlist of its own yet). */
+export const teamAdmitsEveryAddress = (teamId: string): Relationship[] => ipAllowedWildcards(ref("team", teamId), []);

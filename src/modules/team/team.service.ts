@@ -10,7 +10,7 @@ import { expectId } from "../../ids.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { orgRef } from "../organization/organization.service.js";
-import { defaultTeamOf as defaultTeamOf_, orgHasTeam, teamInOrg, teamRole } from "./team.relationships.js";
+import { defaultTeamOf as defaultTeamOf_, orgHasTeam, teamAdmitsEveryAddress, teamInOrg, teamRole } from "./team.relationships.js";
 import {
   deleteMembershipsInOrg,
   findDefaultTeam,
@@ -47,7 +47,7 @@ export async function createTeam(ctx: AppContext, orgId: string, name: string): 
     ctx,
     async (tx) => {
       const team = await insertTeam(tx, { orgId, name: teamName, isDefault: false });
-      await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id)] });
+      await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id), ...teamAdmitsEveryAddress(team.id)] });
       return team;
     },
     { onConflict: `A team named "${teamName}" already exists in this organization` },
@@ -117,7 +117,7 @@ export async function listableTeams(ctx: AppContext, orgId: string): Promise<str
  */
 export async function createDefaultTeam(tx: Tx, orgId: string, name: string, adminUserId: string): Promise<Team> {
   const team = await insertTeam(tx, { orgId, name, isDefault: true });
-  await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id), defaultTeamOf_(team.id, orgId)] });
+  await writeRelationships(tx, { orgId, teamId: team.id }, { add: [teamInOrg(team.id, orgId), orgHasTeam(orgId, team.id), defaultTeamOf_(team.id, orgId), ...teamAdmitsEveryAddress(team.id)] });
   await joinTeam(tx, team, ref("user", adminUserId), "ADMIN");
   return team;
 }

@@ -1,0 +1,50 @@
+import { sql } from "kysely";
+import type { Db, Tx } from "../../db/database.js";
+
+/** The CIDR list of an organization or a team; empty when it has none (no restriction). */
+export async function findIpAllowlist(db: Db | Tx, scopeId: string): Promise<string[]> {
+  const row = await db.selectFrom("ip_allowlists").select("cidrs").where("scope_id", "=", scopeId).executeTakeFirst();
+  return row?.cidrs ?? [];
+}
+
+/** Replaces the list (an empty one removes the row). */
+export async function saveIpAllowlist(tx: Tx, scope: { id: string; orgId: string; teamId: string | null }, cidrs: string[], updatedBy: string | null): Promise<void> {
+  if (cidrs.length === 0) {
+    await tx.deleteFrom("ip_allowlists").where("scope_id", "=", scope.id).execute();
+    return;
+  }
+  const row = { scope_id: scope.id, org_id: scope.orgId, team_id: scope.teamId, cidrs: JSON.stringify(cidrs), updated_by: updatedBy, updated_at: new Date() };
+  await tx
+    .insertInto("ip_allowlists")
+    .values(row)
+    .onConflict((oc) => oc.column("scope_id").doUpdateSet({ cidrs: row.cidrs, updated_by: updatedBy, updated_at: row.updated_at }))
+    .execute();
+}
+
+/**
+ * Records (and queues for SpiceDB) the uncaveated `ip_allowed` wildcards of every organization
+ * and team that has none: the migration's backfill, repeated at every start for organizations
+ * and teams a previous version's process created during a rolling deploy (which wrote none,
+ * so that nobody could enter them). A key already recorded keeps its caveat. Returns how many
+ * it added.
+ */
+export async function insertMissingIpAllowed(db: Db): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const added = await sql<{ resource_type: string; resource_id: string; subject_type: string }>`
+      INSERT INTO authz_relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org_id, team_id)
+      SELECT 'organization', o.id, 'ip_allowed', s.type, '*', '', o.id, NULL FROM organizations o CROSS JOIN ${PRINCIPALS} AS s(type)
+      UNION ALL
+      SELECT 'team', t.id, 'ip_allowed', s.type, '*', '', t.org_id, t.id FROM teams t CROSS JOIN ${PRINCIPALS} AS s(type)
+      ON CONFLICT DO NOTHING
+      RETURNING resource_type, resource_id, subject_type`.execute(tx);
+    if (added.rows.length > 0) {
+      await tx
+        .insertInto("authz_outbox")
+        .values(added.rows.map((r) => ({ resource_type: r.resource_type, resource_id: r.resource_id, relation: "ip_allowed", subject_type: r.subject_type, subject_id: "*", subject_relation: "" })))
+        .execute();
+    }
+    return added.rows.length;
+  });
+}
+
+const PRINCIPALS = sql`(VALUES ('user'), ('service_account'), ('api_key'))`;
