@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { openDatabase } from "../src/db/connect.js";
+import { policyAuthorizeBody, setPolicies } from "./policies.js";
 import { FULL, QUICK, seedWorkload, type Workload } from "./seed.js";
 
 /**
@@ -52,6 +53,7 @@ async function main() {
           );
           if (mode === "orgraph" || mode === "uncached") (results.B3![c] ??= {})[mode] = await drive(authorizeRequests(workload), connections);
         }
+        if (mode === "orgraph") await measurePolicies(workload, results);
       } finally {
         await stop(server);
       }
@@ -73,15 +75,54 @@ function graphqlRequest(key: string, query: string, variables: Record<string, un
 }
 const graphqlRequests = (key: string, query: string, variables: Record<string, unknown>) => [graphqlRequest(key, query, variables)];
 
-/** 200 different gateway keys, each asking about a model and environment it may call. */
-function authorizeRequests(workload: Workload) {
+/** 200 different gateway keys, each asking about a model and environment it may call (with policies: a tool, a sensitivity and the end client's address). */
+function authorizeRequests(workload: Workload, withPolicies = false) {
   return workload.gatewayKeys.slice(0, 200).map(({ key, model, environment }) => ({
     method: "POST" as const,
     path: "/v1/authorize",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ action: "invoke", model, environment }),
+    body: withPolicies ? policyAuthorizeBody(model, environment) : JSON.stringify({ action: "invoke", model, environment }),
   }));
 }
+
+/**
+ * B3 with every gateway policy active (bench/policies.ts) against B3 without, on the same
+ * server: without (already measured), with, without, with — so that neither runs only first;
+ * each figure is the mean of its two runs. Written as B3.<c>["orgraph+policies"], and the
+ * second plain run as "orgraph (again)".
+ */
+async function measurePolicies(workload: Workload, results: Results): Promise<void> {
+  const url = `http://127.0.0.1:${PORT}`;
+  for (const connections of [8, 32]) {
+    const c = `c${connections}`;
+    await setPolicies(url, workload, true);
+    await policiesAreActive(workload);
+    const first = await drive(authorizeRequests(workload, true), connections);
+    await setPolicies(url, workload, false);
+    const again = await drive(authorizeRequests(workload), connections);
+    await setPolicies(url, workload, true);
+    const second = await drive(authorizeRequests(workload, true), connections);
+    await setPolicies(url, workload, false);
+    results.B3![c]!["orgraph (again)"] = again;
+    results.B3![c]!["orgraph+policies"] = mean(first, second);
+  }
+}
+
+/** The policies really decide: the measured question is allowed, a denied tool and an address outside the lists are refused. */
+async function policiesAreActive(workload: Workload): Promise<void> {
+  const [request] = authorizeRequests(workload, true);
+  const ask = async (change: Record<string, unknown>) => {
+    const body = { ...(JSON.parse(request!.body) as Record<string, unknown>), ...change };
+    const response = await fetch(`http://127.0.0.1:${PORT}${request!.path}`, { method: "POST", headers: request!.headers, body: JSON.stringify(body) });
+    return `${response.status} ${JSON.stringify(await response.json())}`;
+  };
+  const [allowed, deniedTool, deniedAddress] = await Promise.all([ask({}), ask({ tool: "report_secret_salaries" }), ask({ clientIp: "192.0.2.1" })]);
+  if (!allowed.startsWith("200") || !deniedTool.startsWith("403") || !deniedAddress.includes("IP_NOT_ALLOWED")) {
+    throw new Error(`B3 with policies answered: ${allowed} / denied tool: ${deniedTool} / outside address: ${deniedAddress}`);
+  }
+}
+
+const mean = (a: Figures, b: Figures): Figures => ({ rps: Math.round((a.rps + b.rps) / 2), p50: (a.p50 + b.p50) / 2, p99: (a.p99 + b.p99) / 2 });
 
 async function drive(requests: ReturnType<typeof graphqlRequests>, connections: number): Promise<Figures> {
   // Warm-up, not measured: each distinct request once, so every mode is measured in its steady
@@ -115,9 +156,15 @@ function report(results: Results): void {
       const line = Object.entries(byMode).map(
         ([mode, f]) => `${mode} ${f.rps} req/s p50 ${f.p50} ms p99 ${f.p99} ms${f.timeouts ? ` (${f.timeouts} timed out)` : ""}`,
       );
-      const { orgraph, uncached, ceiling, naive } = byMode;
+      const { orgraph, uncached, ceiling, naive, "orgraph (again)": again, "orgraph+policies": policies } = byMode;
       const ratio = (a: Figures | undefined, b: Figures | undefined, name: string) => (a && b ? ` ${name} ${(a.rps / b.rps).toFixed(2)}` : "");
-      const ratios = ratio(orgraph, ceiling, "orgraph/ceiling") + ratio(orgraph, naive, "orgraph/naive") + ratio(uncached, ceiling, "uncached/ceiling") + ratio(uncached, naive, "uncached/naive");
+      const plain = orgraph && again ? mean(orgraph, again) : orgraph;
+      const ratios =
+        ratio(orgraph, ceiling, "orgraph/ceiling") +
+        ratio(orgraph, naive, "orgraph/naive") +
+        ratio(uncached, ceiling, "uncached/ceiling") +
+        ratio(uncached, naive, "uncached/naive") +
+        ratio(policies, plain, "policies/orgraph");
       console.log(`${workload} ${c}: ${line.join(" · ")}${ratios ? ` |${ratios}` : ""}`);
     }
   }

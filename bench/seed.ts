@@ -26,6 +26,8 @@ export const QUICK: Scale = { teams: 5, users: 200, modelsPerTeam: 100, keys: 20
 export interface Workload {
   orgId: string;
   adminKey: string;
+  /** Every team of the organization but its default team (the gateway keys' teams). */
+  teamIds: string[];
   /** A team MEMBER's key and that team (B1). */
   member: { key: string; teamId: string };
   /** A member of three teams (B2). */
@@ -107,6 +109,6 @@ export async function seedWorkload(db: Db, scale: Scale): Promise<Workload> {
 
     const member = memberKeys.find((m) => m.teamIds.length >= 1)!;
     const threeTeamMember = memberKeys.find((m) => m.teamIds.length === 3)!;
-    return { orgId: org.id, adminKey, member: { key: member.key, teamId: member.teamIds[0]! }, threeTeamMember: threeTeamMember.key, gatewayKeys };
+    return { orgId: org.id, adminKey, teamIds: teams.map(({ team }) => team.id), member: { key: member.key, teamId: member.teamIds[0]! }, threeTeamMember: threeTeamMember.key, gatewayKeys };
   });
 }
