@@ -26,8 +26,8 @@ export async function setPolicies(url: string, workload: Workload, on: boolean):
     });
     await graphql(url, workload.adminKey, `mutation($t: ID!, $r: Int, $m: Int) { setTeamLimits(teamId: $t, requestsPerMinute: $r, monthlyInvocations: $m) { requestsPerMinute } }`, {
       t: teamId,
-      r: on ? 100_000_000 : null,
-      m: on ? 2_000_000_000 : null,
+      r: on ? 1_000_000 : null,
+      m: on ? 1_000_000_000 : null,
     });
     if (on) {
       await graphql(
