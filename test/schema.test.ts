@@ -20,8 +20,6 @@ const NOT_YET_BUILT = new Set<string>([
   "TeamLimits",
   "ScimToken",
   "CreateScimTokenPayload",
-  "PermissionExplanation",
-  "Query.explainPermission",
   "Organization.ssoGroupMappings",
   "Mutation.setSsoConnection",
   "Mutation.setSsoGroupMapping",

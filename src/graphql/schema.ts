@@ -19,6 +19,7 @@ import "../modules/audit/audit.graphql.js";
 import "../modules/role/role.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
+import "../modules/explain/explain.graphql.js";
 
 // Every mutation, allowed, denied or failed, leaves an audit event (graphql/audit-plugin.ts).
 export const schema = builder.toSchema();
