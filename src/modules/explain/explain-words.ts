@@ -26,6 +26,11 @@ const CAVEATS: Record<string, { false: string; missing_context: string }> = {
   ip_allowlist: { false: "IP not in allowlist", missing_context: "IP allowlist applies and the client address is unknown" },
 };
 
+/** A caveat that denied, generically: the IP allowlist's in its own words, any other by its name. */
+export function describeCaveat(step: Extract<ExplainStep, { kind: "caveat" }>): string {
+  return CAVEATS[step.name]?.[step.outcome] ?? (step.outcome === "false" ? `condition ${step.name} not met` : `condition ${step.name} could not be evaluated (missing context)`);
+}
+
 async function describe(ctx: AppContext, step: ExplainStep): Promise<string> {
   switch (step.kind) {
     case "org_role":
@@ -53,7 +58,7 @@ async function describe(ctx: AppContext, step: ExplainStep): Promise<string> {
     case "self":
       return "the user themselves";
     case "caveat":
-      return CAVEATS[step.name]?.[step.outcome] ?? (step.outcome === "false" ? `condition ${step.name} not met` : `condition ${step.name} could not be evaluated (missing context)`);
+      return describeCaveat(step);
     case "relation":
       return `${step.name} on ${step.type}`;
   }
