@@ -253,3 +253,32 @@ describe("/v1/authorize: an invisible team, model or environment answers as a no
     expect((await ask(member.key, { team: v.team, environment: "no-such-environment" })).body.reason).toBe("The team has no such environment");
   });
 });
+
+describe("/access/v1/evaluation (AuthZEN): an invisible team, model or environment answers as a nonexistent one (issue 14 §5)", () => {
+  const ask = async (key: string, subjectId: string, properties: Record<string, string>, modelName = "llama") => {
+    const response = await app.http("/access/v1/evaluation", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ subject: { type: "user", id: subjectId }, action: { name: "model:invoke" }, resource: { type: "model", id: modelName, properties: { environment: "production", ...properties } } }),
+    });
+    return { status: response.status, body: await response.text() };
+  };
+
+  it("a stranger: another organization's team answers as a team that does not exist", async () => {
+    const existing = await ask(attackerOrg.admin.key, attackerOrg.admin.userId, { team: v.team });
+    expect(existing.status).toBe(200);
+    expect(JSON.parse(existing.body).decision).toBe(false);
+    expect(existing).toEqual(await ask(attackerOrg.admin.key, attackerOrg.admin.userId, { team: nonexistent(v.team) }));
+  });
+
+  it("an insider who cannot view the team learns no model or environment names", async () => {
+    const existing = await ask(insider.key, insider.userId, { team: v.team });
+    expect(existing).toEqual(await ask(insider.key, insider.userId, { team: v.team }, "no-such-model"));
+    expect(existing).toEqual(await ask(insider.key, insider.userId, { team: v.team, environment: "no-such-environment" }));
+  });
+
+  it("a subject other than the caller: the same answer whether it exists or not", async () => {
+    const existing = await ask(insider.key, v.user, { team: v.team });
+    expect(existing).toEqual(await ask(insider.key, nonexistent(v.user), { team: v.team }));
+  });
+});
