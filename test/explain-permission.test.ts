@@ -95,6 +95,22 @@ describe("explainPermission: the path that decided", () => {
     expect(metrics.path[0]).toBe("INFERENCE_ONLY key");
   });
 
+  it("a team key explains itself: its type and scope", async () => {
+    const created = await app.ok(
+      org.admin.key,
+      `mutation($t: ID!, $e: [ID!]) { createApiKey(input: { name: "deploy", teamId: $t, type: FULL_ACCESS, environmentIds: $e }) { secret } }`,
+      { t: research, e: [staging] },
+    );
+    const key = created.createApiKey.secret;
+    expect(await explain(key, staging, "environment:manage")).toEqual({
+      allowed: true,
+      path: ["FULL_ACCESS key", "key scoped to environment staging", "environment unrestricted"],
+    });
+    expect(await explain(key, research, "secrets:manage")).toEqual({ allowed: false, path: ["FULL_ACCESS key", "no role, key or grant gives secrets:manage"] });
+    // Outside its scope the environment is invisible to the key: NOT_FOUND, as a nonexistent one.
+    expect(codes(await app.gql(key, EXPLAIN, { on: production, permission: "environment:view" }))).toEqual(["NOT_FOUND"]);
+  });
+
   it("a restricted environment without a grant, then with one", async () => {
     expect(await explain(member.key, production, "environment:manage")).toEqual({ allowed: false, path: ["team MEMBER", "environment restricted: no grant"] });
     expect(await explain(member.key, staging, "environment:manage")).toEqual({ allowed: true, path: ["team MEMBER", "environment unrestricted"] });
@@ -105,6 +121,16 @@ describe("explainPermission: the path that decided", () => {
     });
     await app.ok(org.admin.key, `mutation($e: ID!, $p: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: production, p: member.userId });
     expect((await explain(member.key, production, "environment:manage")).allowed).toBe(false);
+  });
+
+  it("a chain share: a guest on no team runs the chain it was shared with", async () => {
+    const guest = await app.seed.member(org, "MEMBER", [], "guest");
+    const chain = (await app.ok(org.admin.key, `mutation($t: ID!) { createChain(teamId: $t, name: "bot") { id } }`, { t: research })).createChain.id;
+    await app.ok(org.admin.key, `mutation($c: ID!, $u: ID!) { shareChain(chainId: $c, userId: $u, access: RUNNER) { id } }`, { c: chain, u: guest.userId });
+    expect(await explain(guest.key, chain, "chain:run")).toEqual({ allowed: true, path: ["chain shared as RUNNER"] });
+    const edit = await explain(guest.key, chain, "chain:edit");
+    expect(edit.allowed).toBe(false);
+    expect(edit.path.at(-1)).toBe("no role, key or grant gives chain:edit");
   });
 
   it("the answer is the one viewerPermissions gives, for every permission of the object", async () => {
