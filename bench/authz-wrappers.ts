@@ -20,6 +20,7 @@ export function allowAll(client: AuthzClient): AuthzClient {
     writeSchema: (schema) => client.writeSchema(schema),
     write: (updates) => client.write(updates),
     checkBulk: async (items) => items.map(() => true),
+    checkWithTrace: (item, consistency, context) => client.checkWithTrace(item, consistency, context),
     lookupResources: (type, permission, subject, consistency, context) => client.lookupResources(type, permission, subject, consistency, context),
     readRelationships: (type) => client.readRelationships(type),
     close: () => client.close(),
@@ -35,6 +36,7 @@ export function oneCheckPerQuestion(client: AuthzClient): AuthzClient {
       for (const item of items) answers.push(...(await client.checkBulk([item], consistency)));
       return answers;
     },
+    checkWithTrace: (item, consistency, context) => client.checkWithTrace(item, consistency, context),
     lookupResources: (type, permission, subject, consistency, context) => client.lookupResources(type, permission, subject, consistency, context),
     readRelationships: (type) => client.readRelationships(type),
     close: () => client.close(),

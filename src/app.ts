@@ -13,17 +13,19 @@ import { useBadUserInputCodes } from "./http/input-errors.js";
 import { maskError, useMaskedOperationErrors } from "./http/masked-errors.js";
 import { useOrgraphRoutes } from "./http/routes.js";
 import { createAuthorizeEndpoint, createHttpListener, type AuthorizeEndpoint } from "./http/authorize-endpoint.js";
+import { createAuthzenEndpoint, withAuthzenRoutes, type AuthzenEndpoint } from "./http/authzen-endpoint.js";
 import { instrumentListener, useGraphQLMetrics } from "./observability/http-metrics.js";
 import { useOperationSpans } from "./observability/operation-spans.js";
 import { forRequest, requestIdOf, useRequestId } from "./observability/request-id.js";
 
-/** Yoga, plus the authorize endpoint for the HTTP server's fast path (authorize-endpoint.ts). */
-export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { authorize: AuthorizeEndpoint };
+/** Yoga, plus the authorize and AuthZEN endpoints for the HTTP server's fast path (authorize-endpoint.ts, authzen-endpoint.ts). */
+export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { authorize: AuthorizeEndpoint; authzen: AuthzenEndpoint };
 
 /** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
   const limits = new RateLimits(deps.config.limits, (kind) => deps.metrics.countRateLimited(kind));
   const authorize = createAuthorizeEndpoint(deps, options.jwt, limits);
+  const authzen = createAuthzenEndpoint(deps, options.jwt, limits);
   const trustedProxies = trustedProxyList(deps.config.trustedProxies);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -35,7 +37,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     plugins: [
       useRequestId(),
       ...(deps.config.tracing ? [useOperationSpans()] : []),
-      useOrgraphRoutes(deps, options.jwt, authorize),
+      useOrgraphRoutes(deps, options.jwt, authorize, authzen),
       useOfflineGraphiQL(),
       useGraphQLMetrics(deps.metrics),
       ...hardeningPlugins(deps.config, limits),
@@ -65,9 +67,9 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     // What fails outside an operation's execution (useMaskedOperationErrors masks the rest).
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
   });
-  return Object.assign(yoga, { authorize });
+  return Object.assign(yoga, { authorize, authzen });
 }
 
 /** The Node HTTP listener for `app` (the server and the benchmark use it). */
 export const httpListener = (app: App, deps: AppDeps): RequestListener =>
-  instrumentListener(createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes), deps.metrics);
+  instrumentListener(withAuthzenRoutes(createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes), app.authzen, deps.config.limits.maxBodyBytes), deps.metrics);

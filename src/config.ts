@@ -38,6 +38,11 @@ export interface Config {
    * (modules/gateway/limits.ts). Absent: each process counts in its own memory.
    */
   redisUrl: string | undefined;
+  /**
+   * The URL clients reach this API at (PUBLIC_URL), published as the AuthZEN PDP identifier in
+   * GET /.well-known/authzen-configuration. Absent: the origin each request was addressed to.
+   */
+  publicUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -134,12 +139,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tracing = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   if (tracing && !/^https?:\/\//.test(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "")) problems.push("OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://");
 
+  const publicUrl = env.PUBLIC_URL || undefined;
+  if (publicUrl && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) problems.push("PUBLIC_URL must be an http(s) URL without query or fragment");
 
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\/[^\s/]/.test(redisUrl)) problems.push("REDIS_URL must start with redis:// or rediss:// and name a host (redis://127.0.0.1:6379)");
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -91,6 +91,16 @@ const mutation = (name: string, target: Target, query: string, variables: (id: s
   variables,
 });
 
+const EXPLAIN = `query($on: ID!, $permission: String!, $principalId: ID) { explainPermission(on: $on, permission: $permission, principalId: $principalId) { allowed path } }`;
+const EXPLAINED_PERMISSION: Partial<Record<Target, string>> = { org: "org:view", team: "team:view", model: "model:invoke", environment: "environment:manage", chain: "chain:run" };
+/** explainPermission about an object (issue 14 §4): nothing is explained about what the caller cannot view. */
+const explainOn = (target: Target): Case => ({
+  name: `explainPermission(${target})`,
+  query: EXPLAIN,
+  target,
+  variables: (id) => ({ on: id, permission: EXPLAINED_PERMISSION[target] }),
+});
+
 /** Every query and mutation that takes an id, aimed at each kind of object it accepts. */
 function cases(caller: () => { userId: string; ownTeam: string; ownOrg: string }): Case[] {
   const nodes = (["org", "team", "user", "model", "environment", "deployment", "chain", "chainRun", "trainingProject", "serviceAccount", "apiKey", "role", "invitation"] as const).map(
@@ -102,6 +112,10 @@ function cases(caller: () => { userId: string; ownTeam: string; ownOrg: string }
     byId("team", "team", "{ id name }"),
     byId("org", "organization", "{ id name }"),
     ...(["org", "team", "model", "environment", "chain"] as const).map((target) => byId(target, "viewerPermissions")),
+    ...(["org", "team", "model", "environment", "chain"] as const).map((target) => explainOn(target)),
+    ...(["user", "serviceAccount", "apiKey"] as const).map((target) =>
+      mutation("explainPermission(principalId)", target, EXPLAIN, (id) => ({ on: caller().ownTeam, permission: "team:view", principalId: id })),
+    ),
     mutation("renameOrganization", "org", `mutation($id: ID!) { renameOrganization(id: $id, name: "x") { id } }`),
     mutation("createTeam", "org", `mutation($id: ID!) { createTeam(organizationId: $id, name: "x") { id } }`),
     mutation("createRole", "org", `mutation($id: ID!) { createRole(organizationId: $id, name: "x", permissions: ["team:view"]) { id } }`),
@@ -241,5 +255,34 @@ describe("/v1/authorize: an invisible team, model or environment answers as a no
     const member = await app.seed.member(victim, "MEMBER", [{ teamId: v.team, role: "VIEWER" }], "viewer");
     expect((await ask(member.key, { team: v.team, model: "no-such-model" })).body.reason).toBe("The team has no such model");
     expect((await ask(member.key, { team: v.team, environment: "no-such-environment" })).body.reason).toBe("The team has no such environment");
+  });
+});
+
+describe("/access/v1/evaluation (AuthZEN): an invisible team, model or environment answers as a nonexistent one (issue 14 §5)", () => {
+  const ask = async (key: string, subjectId: string, properties: Record<string, string>, modelName = "llama") => {
+    const response = await app.http("/access/v1/evaluation", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ subject: { type: "user", id: subjectId }, action: { name: "model:invoke" }, resource: { type: "model", id: modelName, properties: { environment: "production", ...properties } } }),
+    });
+    return { status: response.status, body: await response.text() };
+  };
+
+  it("a stranger: another organization's team answers as a team that does not exist", async () => {
+    const existing = await ask(attackerOrg.admin.key, attackerOrg.admin.userId, { team: v.team });
+    expect(existing.status).toBe(200);
+    expect(JSON.parse(existing.body).decision).toBe(false);
+    expect(existing).toEqual(await ask(attackerOrg.admin.key, attackerOrg.admin.userId, { team: nonexistent(v.team) }));
+  });
+
+  it("an insider who cannot view the team learns no model or environment names", async () => {
+    const existing = await ask(insider.key, insider.userId, { team: v.team });
+    expect(existing).toEqual(await ask(insider.key, insider.userId, { team: v.team }, "no-such-model"));
+    expect(existing).toEqual(await ask(insider.key, insider.userId, { team: v.team, environment: "no-such-environment" }));
+  });
+
+  it("a subject other than the caller: the same answer whether it exists or not", async () => {
+    const existing = await ask(insider.key, v.user, { team: v.team });
+    expect(existing).toEqual(await ask(insider.key, nonexistent(v.user), { team: v.team }));
   });
 });

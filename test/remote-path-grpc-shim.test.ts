@@ -41,6 +41,9 @@ describe("the remote SpiceDB path, against a grpc-js shim over the embedded Spic
     const perms = await app.ok(member.key, `query($t: ID!) { viewerPermissions(on: $t) }`, { t: teamId });
     expect(perms.viewerPermissions).toContain("models:invoke");
     expect(perms.viewerPermissions).not.toContain("resources:write");
+    // A traced CheckPermission (explainPermission) over gRPC: the trace survives the wire.
+    const explained = await app.ok(member.key, `query($t: ID!) { explainPermission(on: $t, permission: "models:invoke") { allowed path } }`, { t: teamId });
+    expect(explained.explainPermission).toEqual({ allowed: true, path: ["team OPERATOR"] });
 
     await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "prod") { id } }`, { t: teamId });
     await app.ok(org.admin.key, `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: teamId });

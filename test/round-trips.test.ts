@@ -12,6 +12,10 @@ class CountingAuthz {
       this.calls++;
       return inner.checkBulk(items, consistency);
     },
+    checkWithTrace: (...args) => {
+      this.calls++;
+      return inner.checkWithTrace(...args);
+    },
     lookupResources: (...args) => {
       this.calls++;
       return inner.lookupResources(...args);

@@ -18,8 +18,6 @@ const NOT_YET_BUILT = new Set<string>([
   "AccessRequestInput",
   "ScimToken",
   "CreateScimTokenPayload",
-  "PermissionExplanation",
-  "Query.explainPermission",
   "Organization.ssoGroupMappings",
   "Mutation.setSsoConnection",
   "Mutation.setSsoGroupMapping",

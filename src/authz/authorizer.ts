@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import { authzUnavailable, forbidden, ipNotAllowed, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { TracedCheck } from "./check-trace.js";
 import type { AuthzClient } from "./client.js";
 import { checkKey, type CheckContext, type CheckItem, type ObjectRef } from "./model.js";
 import type { ConsistencyTracker, Snapshot } from "./consistency.js";
@@ -86,6 +87,14 @@ export class Authorizer {
   }
 
   /**
+   * Does `subject` (not the caller) hold `permission` on `resource`? For explaining another
+   * principal's answer only, once the caller has been authorized to ask (explainPermission).
+   */
+  canAs(subject: ObjectRef, resource: ObjectRef, permission: string): Promise<boolean> {
+    return this.checks.load({ resource, permission, subject });
+  }
+
+  /**
    * Throws NOT_FOUND when the caller may not view `resource` (its existence is not revealed),
    * FORBIDDEN when they may view it but not do `permission`. Both questions share one batch.
    * IP_NOT_ALLOWED instead of NOT_FOUND when an IP allowlist refuses the caller's address and
@@ -127,6 +136,20 @@ export class Authorizer {
       return await this.deps.authzClient.lookupResources(resourceType, permission, this.subject, consistency, this.context);
     } catch (error) {
       this.deps.logger.error({ err: error }, "SpiceDB LookupResources failed");
+      throw authzUnavailable();
+    }
+  }
+
+  /**
+   * One check with SpiceDB's resolution trace, for explaining an answer (explainPermission):
+   * at this request's snapshot, never cached. `context` is the caveat context to check with.
+   */
+  async trace(item: CheckItem, context?: Record<string, unknown>): Promise<TracedCheck> {
+    try {
+      const { consistency } = await this.snapshot.get();
+      return await this.deps.authzClient.checkWithTrace(item, consistency, context);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, "SpiceDB CheckPermission (traced) failed");
       throw authzUnavailable();
     }
   }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Metadata } from "@grpc/grpc-js";
 import { v1 } from "@authzed/authzed-node";
 import { caveatContextOf, type CheckContext, type CheckItem, type ObjectRef, type Relationship } from "./model.js";
+import { fromCheckResponse, type TracedCheck } from "./check-trace.js";
 
 export type Promises = v1.ZedClientInterface["promises"];
 
@@ -28,6 +29,12 @@ export interface AuthzClient {
    * (a caveat whose context was not given) is `false`: only HAS_PERMISSION allows.
    */
   checkBulk(items: CheckItem[], consistency: Consistency): Promise<boolean[]>;
+  /**
+   * One CheckPermission with SpiceDB's resolution trace (`withTracing`), for explaining an
+   * answer (CheckBulkPermissions cannot trace). `context` is the caveat context (for example
+   * `{ client_ip }`); a caveat it leaves unanswered makes the answer conditional, a denial.
+   */
+  checkWithTrace(item: CheckItem, consistency: Consistency, context?: Record<string, unknown>): Promise<TracedCheck>;
   /** `context`: the request's caveat context, as on a check item. */
   lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext): Promise<string[]>;
   readRelationships(resourceType: string): Promise<Relationship[]>;
@@ -98,6 +105,18 @@ export class SpiceDbClient implements AuthzClient {
       const reason = pair.response.oneofKind === "error" ? pair.response.error.message : "no answer";
       throw new Error(`SpiceDB could not check ${item.resource.type}:${item.resource.id}#${item.permission}@${item.subject.type}:${item.subject.id}: ${reason}`);
     });
+  }
+
+  async checkWithTrace(item: CheckItem, consistency: Consistency, context?: Record<string, unknown>): Promise<TracedCheck> {
+    const request = v1.CheckPermissionRequest.create({
+      consistency: toConsistency(consistency),
+      resource: toObject(item.resource),
+      permission: item.permission,
+      subject: v1.SubjectReference.create({ object: toObject(item.subject) }),
+      withTracing: true,
+      ...(context ? { context: v1.createStructFromObject(context as Parameters<typeof v1.createStructFromObject>[0]) } : {}),
+    });
+    return fromCheckResponse(await this.permissions.checkPermission(request, ...this.call()));
   }
 
   async lookupResources(resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext): Promise<string[]> {

@@ -22,6 +22,7 @@ import "../modules/tool-policy/tool-policy.graphql.js";
 import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 import "../modules/ip-allowlist/ip-allowlist.graphql.js";
+import "../modules/explain/explain.graphql.js";
 
 // Every mutation, allowed, denied or failed, leaves an audit event (graphql/audit-plugin.ts).
 export const schema = builder.toSchema();

@@ -66,7 +66,7 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
   };
 }
 
-class BodyTooLarge extends Error {}
+export class BodyTooLarge extends Error {}
 
 /**
  * The HTTP server's listener. The gateway asks /v1/authorize on every model call, so that
@@ -91,7 +91,7 @@ export function createHttpListener(yoga: RequestListener, authorize: AuthorizeEn
 }
 
 /** The body as JSON, refused past `maxBytes` whether or not a content-length announced it. */
-function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+export function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (Number(req.headers["content-length"] ?? 0) > maxBytes) return reject(new BodyTooLarge(`The request body is over ${maxBytes} bytes`));
     const chunks: Buffer[] = [];

@@ -3,6 +3,7 @@ import type { JwtVerifier } from "../auth/jwt.js";
 import type { AppDeps } from "../context.js";
 import { probeDatabase } from "../db/probe.js";
 import type { AuthorizeEndpoint } from "./authorize-endpoint.js";
+import { AUTHZEN_METADATA_PATH, authzenMetadata, authzenRouteOf, type AuthzenEndpoint } from "./authzen-endpoint.js";
 import { auditExportResponse } from "../modules/audit/audit-export.js";
 import { chainRunsExportResponse, isChainRunsExportPath } from "./chain-runs-export.js";
 import { routeCaller } from "./route-caller.js";
@@ -20,9 +21,11 @@ import { forRequest, requestIdOf } from "../observability/request-id.js";
  *   server answers it without this adapter, this path serves `yoga.fetch`);
  * - GET /v1/audit/export: the organization's audit log as NDJSON, for org ADMINs;
  * - GET /v1/chains/{chainId}/runs/export: a chain's runs with results as NDJSON (chain-runs-export.ts);
- * - GET /metrics: Prometheus metrics (observability/metrics-endpoint.ts; METRICS_TOKEN).
+ * - GET /metrics: Prometheus metrics (observability/metrics-endpoint.ts; METRICS_TOKEN);
+ * - POST /access/v1/evaluation[s]: the OpenID AuthZEN evaluations (authzen-endpoint.ts; the HTTP
+ *   server answers them without this adapter), GET /.well-known/authzen-configuration its metadata.
  */
-export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint): Plugin {
+export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, authorize: AuthorizeEndpoint, authzen: AuthzenEndpoint): Plugin {
   const trustedProxies = trustedProxyList(deps.config.trustedProxies);
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
@@ -46,6 +49,16 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         endResponse(caller instanceof Response ? caller : await auditExportResponse(deps.db, caller.authz, caller.principal, url));
       } else if (isChainRunsExportPath(url.pathname)) {
         endResponse(await chainRunsExportResponse(forRequest(deps, requestIdOf(request)), jwt, request, url.pathname, clientIp()));
+      } else if (url.pathname === AUTHZEN_METADATA_PATH) {
+        json(authzenMetadata(deps.config.publicUrl, url.origin));
+      } else if (authzenRouteOf(url.pathname)) {
+        if (request.method !== "POST") return endResponse(new fetchAPI.Response("Use POST", { status: 405, headers: { "content-type": "text/plain; charset=utf-8" } }));
+        const answer = await authzen(authzenRouteOf(url.pathname)!, request.headers.get("authorization"), () => request.json(), requestIdOf(request));
+        const text = typeof answer.body === "string";
+        endResponse(new fetchAPI.Response(text ? (answer.body as string) : JSON.stringify(answer.body), {
+          status: answer.status,
+          headers: { "content-type": text ? "text/plain; charset=utf-8" : "application/json", ...answer.headers },
+        }));
       } else if (url.pathname === "/v1/authorize") {
         if (request.method !== "POST") return json({ error: "Use POST" }, 405);
         const answer = await authorize(request.headers.get("authorization"), () => request.json(), requestIdOf(request), { peer, forwardedFor: request.headers.get("x-forwarded-for") });

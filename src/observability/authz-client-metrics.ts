@@ -22,6 +22,7 @@ export function instrumentAuthzClient(client: AuthzClient, metrics: Metrics): Au
     writeSchema: (schema) => timed("writeSchema", () => client.writeSchema(schema)),
     write: (updates) => timed("write", () => client.write(updates)),
     checkBulk: (items, consistency) => timed("checkBulk", () => client.checkBulk(items, consistency)),
+    checkWithTrace: (item, consistency, context) => timed("checkWithTrace", () => client.checkWithTrace(item, consistency, context)),
     lookupResources: (type, permission, subject, consistency, context) => timed("lookupResources", () => client.lookupResources(type, permission, subject, consistency, context)),
     readRelationships: (type) => timed("readRelationships", () => client.readRelationships(type)),
     close: () => client.close(),

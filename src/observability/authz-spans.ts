@@ -23,6 +23,10 @@ export function traceAuthzClient(client: AuthzClient): AuthzClient {
         return answers;
       });
     },
+    checkWithTrace: (item: CheckItem, consistency: Consistency, context?: Record<string, unknown>) => {
+      const attributes = { "spicedb.resource_type": item.resource.type, "spicedb.permission": item.permission, "spicedb.consistency": consistency.kind };
+      return inClientSpan("SpiceDB CheckPermission (traced)", attributes, () => client.checkWithTrace(item, consistency, context));
+    },
     lookupResources: (resourceType: string, permission: string, subject: ObjectRef, consistency: Consistency, context?: CheckContext) => {
       const attributes = { "spicedb.resource_type": resourceType, "spicedb.permission": permission, "spicedb.consistency": consistency.kind };
       return inClientSpan("SpiceDB LookupResources", attributes, async (span) => {

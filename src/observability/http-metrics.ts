@@ -6,7 +6,10 @@ import { isChainRunsExportPath } from "../http/chain-runs-export.js";
 import type { AppContext } from "../context.js";
 import type { Metrics } from "./metrics.js";
 
-const FIXED_ROUTES = new Set(["/graphql", "/v1/authorize", "/v1/audit/export", "/healthz", "/readyz", "/metrics"]);
+const FIXED_ROUTES = new Set([
+  "/graphql", "/v1/authorize", "/v1/audit/export", "/healthz", "/readyz", "/metrics",
+  "/access/v1/evaluation", "/access/v1/evaluations", "/.well-known/authzen-configuration",
+]);
 const METHODS = new Set(["GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]);
 
 /** The route a URL is served by, as a template: never a raw path (ids, or whatever a caller sends). */

@@ -5,7 +5,7 @@ import { SPEC_CODES } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { OperationNames } from "./operation-names.js";
 
-export type SpiceDbMethod = "writeSchema" | "write" | "checkBulk" | "lookupResources" | "readRelationships";
+export type SpiceDbMethod = "writeSchema" | "write" | "checkBulk" | "checkWithTrace" | "lookupResources" | "readRelationships";
 export type RateLimitKind = "mutation" | "decision";
 
 /** The codes a GraphQL error may carry once masked (app.ts); anything else is counted as OTHER. */

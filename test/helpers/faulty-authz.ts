@@ -37,6 +37,11 @@ export class FaultyAuthz implements AuthzClient {
     return this.inner.checkBulk(...args);
   }
 
+  checkWithTrace(...args: Parameters<AuthzClient["checkWithTrace"]>) {
+    if (this.reads === "fail") return Promise.reject(new Error("injected: SpiceDB unreachable"));
+    return this.inner.checkWithTrace(...args);
+  }
+
   lookupResources(...args: Parameters<AuthzClient["lookupResources"]>) {
     if (this.reads === "fail") return Promise.reject(new Error("injected: SpiceDB unreachable"));
     return this.inner.lookupResources(...args);
