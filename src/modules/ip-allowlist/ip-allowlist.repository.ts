@@ -30,19 +30,14 @@ export async function saveIpAllowlist(tx: Tx, scope: { id: string; orgId: string
  */
 export async function insertMissingIpAllowed(db: Db): Promise<number> {
   return db.transaction().execute(async (tx) => {
-    const added = await sql<{ resource_type: string; resource_id: string; subject_type: string }>`
+    const added = await sql<{ resource_type: string; resource_id: string; relation: string; subject_type: string; subject_id: string; subject_relation: string }>`
       INSERT INTO authz_relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org_id, team_id)
       SELECT 'organization', o.id, 'ip_allowed', s.type, '*', '', o.id, NULL FROM organizations o CROSS JOIN ${PRINCIPALS} AS s(type)
       UNION ALL
       SELECT 'team', t.id, 'ip_allowed', s.type, '*', '', t.org_id, t.id FROM teams t CROSS JOIN ${PRINCIPALS} AS s(type)
       ON CONFLICT DO NOTHING
-      RETURNING resource_type, resource_id, subject_type`.execute(tx);
-    if (added.rows.length > 0) {
-      await tx
-        .insertInto("authz_outbox")
-        .values(added.rows.map((r) => ({ resource_type: r.resource_type, resource_id: r.resource_id, relation: "ip_allowed", subject_type: r.subject_type, subject_id: "*", subject_relation: "" })))
-        .execute();
-    }
+      RETURNING resource_type, resource_id, relation, subject_type, subject_id, subject_relation`.execute(tx);
+    if (added.rows.length > 0) await tx.insertInto("authz_outbox").values(added.rows).execute();
     return added.rows.length;
   });
 }
