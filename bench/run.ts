@@ -173,7 +173,8 @@ function report(results: Results): void {
 async function startServer(mode: string, dataDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "bench/server.ts", mode], {
     cwd: ROOT,
-    env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "" },
+    // TRUST_PROXY: the load generator stands for the gateway, which names its end client (clientIp).
+    env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "", TRUST_PROXY: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
-import { authorizeFrom, gqlFrom, listenEverywhere } from "./helpers/http-from.js";
+import { authorizeFrom, gqlFrom, listenEverywhere, requestFrom } from "./helpers/http-from.js";
 
 /**
  * IP allowlists (issue 14 §1), over real HTTP from distinct local source addresses (all of
@@ -177,16 +177,54 @@ describe("enforcement for keys bound to a team: refused up front", () => {
     await clearAll();
   });
 
-  it("/v1/authorize decides on the body's clientIp when the gateway gives it, and refuses an invalid one with 400", async () => {
+  it("/v1/authorize decides on the body's clientIp only from a gateway named in TRUST_PROXY; anyone else who names one gets 400", async () => {
     await setList(teamId, [`${ADMIN_AT}/32`]);
-    expect((await authorizeFrom(port, OUTSIDE, keys.inference, { ...invoke, clientIp: ADMIN_AT })).status).toBe(200);
-    expect((await authorizeFrom(port, ADMIN_AT, keys.inference, { ...invoke, clientIp: OUTSIDE })).json.code).toBe("IP_NOT_ALLOWED");
-    expect((await authorizeFrom(port, ADMIN_AT, keys.inference, { ...invoke, clientIp: `::ffff:${ADMIN_AT}` })).status).toBe(200);
+    // The gateway (a trusted proxy) names its end client's address.
+    expect((await authorizeFrom(port, PROXY, keys.inference, { ...invoke, clientIp: ADMIN_AT })).status).toBe(200);
+    expect((await authorizeFrom(port, PROXY, keys.inference, { ...invoke, clientIp: OUTSIDE })).json.code).toBe("IP_NOT_ALLOWED");
+    expect((await authorizeFrom(port, PROXY, keys.inference, { ...invoke, clientIp: `::ffff:${ADMIN_AT}` })).status).toBe(200);
+    // A key holder outside the list cannot claim an inside address, nor can anyone not named in TRUST_PROXY.
+    for (const from of [OUTSIDE, ADMIN_AT]) {
+      const claimed = await authorizeFrom(port, from, keys.inference, { ...invoke, clientIp: ADMIN_AT });
+      expect(claimed.status).toBe(400);
+      expect(claimed.json.error).toMatch(/TRUST_PROXY/);
+    }
     for (const clientIp of ["10.1", "not an ip", 42, ""]) {
-      const bad = await authorizeFrom(port, ADMIN_AT, keys.inference, { ...invoke, clientIp });
+      const bad = await authorizeFrom(port, PROXY, keys.inference, { ...invoke, clientIp });
       expect(bad.status).toBe(400);
       expect(bad.json.error).toMatch(/"clientIp"/);
     }
+    await clearAll();
+  });
+
+  it("explainPermission names the allowlist: admitted from inside; from outside the object answers IP_NOT_ALLOWED", async () => {
+    await setList(teamId, [`${ADMIN_AT}/32`]);
+    const explain = (from: string) => gql(from, people.teamMember.key, `query($t: ID!) { explainPermission(on: $t, permission: "team:view") { allowed path } }`, { t: teamId });
+    const inside = (await explain(ADMIN_AT)).json.data.explainPermission;
+    expect(inside.allowed).toBe(true);
+    expect(inside.path).toContain("IP allowlist admits this address");
+    expect(codeOf(await explain(OUTSIDE))).toBe("IP_NOT_ALLOWED");
+    await clearAll();
+    expect((await explain(OUTSIDE)).json.data.explainPermission.path).not.toContain("IP allowlist admits this address");
+  });
+
+  it("AuthZEN decides with the same IP stage: the connection's address, or context.clientIp from a trusted gateway only", async () => {
+    const keyId = (await gql(ADMIN_AT, keys.inference, `{ viewer { principal { id } } }`, {})).json.data.viewer.principal.id as string;
+    await setList(teamId, [`${ADMIN_AT}/32`]);
+    const evaluation = (context?: Record<string, unknown>) => ({
+      subject: { type: "api_key", id: keyId },
+      action: { name: "model:invoke" },
+      resource: { type: "model", id: invoke.model, properties: { environment: invoke.environment } },
+      ...(context ? { context } : {}),
+    });
+    const ask = (from: string, body: unknown) => requestFrom(port, from, "/access/v1/evaluation", body, { authorization: `Bearer ${keys.inference}` });
+    expect((await ask(ADMIN_AT, evaluation())).json).toMatchObject({ decision: true });
+    expect((await ask(OUTSIDE, evaluation())).json).toMatchObject({ decision: false, context: { code: "IP_NOT_ALLOWED" } });
+    expect((await ask(PROXY, evaluation({ clientIp: ADMIN_AT }))).json).toMatchObject({ decision: true });
+    expect((await ask(PROXY, evaluation({ clientIp: OUTSIDE }))).json).toMatchObject({ decision: false, context: { code: "IP_NOT_ALLOWED" } });
+    const claimed = await ask(OUTSIDE, evaluation({ clientIp: ADMIN_AT }));
+    expect(claimed.status).toBe(400);
+    expect(claimed.text).toMatch(/TRUST_PROXY/);
     await clearAll();
   });
 

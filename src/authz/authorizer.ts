@@ -87,11 +87,13 @@ export class Authorizer {
   }
 
   /**
-   * Does `subject` (not the caller) hold `permission` on `resource`? For explaining another
-   * principal's answer only, once the caller has been authorized to ask (explainPermission).
+   * Does `subject` hold `permission` on `resource`? For explaining a principal's answer only,
+   * once the caller has been authorized to ask (explainPermission).
    */
   canAs(subject: ObjectRef, resource: ObjectRef, permission: string): Promise<boolean> {
-    return this.checks.load({ resource, permission, subject });
+    // The request's address is the caller's own: another subject is asked about with none.
+    const own = this.context.clientIp && subject.type === this.subject?.type && subject.id === this.subject.id;
+    return this.checks.load({ resource, permission, subject, ...(own ? { context: this.context } : {}) });
   }
 
   /**

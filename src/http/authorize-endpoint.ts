@@ -7,7 +7,7 @@ import { errorCode } from "../errors.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "../modules/gateway/authorize.js";
 import { LimitRefusal, LimitsUnavailable } from "../modules/gateway/limits.js";
 import { locate, recordRefusedDecision } from "../modules/gateway/ip-allowlist-stage.js";
-import { clientIpOf, trustedProxyList } from "./client-address.js";
+import { decisionClientIp, trustedProxyList, UntrustedClientIp } from "./client-address.js";
 import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
 import type { RateLimits } from "./hardening.js";
 
@@ -50,13 +50,13 @@ export function createAuthorizeEndpoint(deps: AppDeps, jwt: JwtVerifier | undefi
       }
       const request = parseAuthorizeRequest(body);
       // Stage 1, IP allowlists (ip-allowlist-stage.ts): the end client's address, else the HTTP client's.
-      const clientIp = request.clientIp ?? clientIpOf(transport.peer, transport.forwardedFor, trustedProxies);
+      const clientIp = decisionClientIp(request.clientIp, transport.peer, transport.forwardedFor, trustedProxies);
       const decision = await decide(requestDeps, locate(requestDeps, authz, principal, clientIp, requestId), principal, request);
       await recordRefusedDecision(requestDeps, principal, decision, { clientIp, team: request.team, requestId });
       return { status: decision.allowed ? 200 : 403, body: decision };
     } catch (error) {
       if (error instanceof AuthenticationError) return { status: 401, body: { allowed: false, reason: error.message } };
-      if (error instanceof BadAuthorizeRequest) return { status: 400, body: { error: error.message } };
+      if (error instanceof BadAuthorizeRequest || error instanceof UntrustedClientIp) return { status: 400, body: { error: error.message } };
       if (error instanceof LimitRefusal) return { status: 429, body: { allowed: false, reason: error.reason, code: error.code }, headers: { "Retry-After": String(error.retryAfter) } };
       if (error instanceof LimitsUnavailable) return { status: 503, body: { allowed: false, reason: error.message, code: "LIMITS_UNAVAILABLE" } };
       if (errorCode(error) === "AUTHZ_UNAVAILABLE") return { status: 503, body: { allowed: false, reason: "Authorization is unavailable" } };

@@ -8,6 +8,7 @@ import { BadAuthorizeRequest } from "../modules/gateway/authorize.js";
 import {
   BadAuthzenRequest,
   checkedEvaluation,
+  type DecisionSite,
   evaluate,
   evaluateAll,
   expandEvaluations,
@@ -15,7 +16,10 @@ import {
   semanticOf,
 } from "../modules/gateway/authzen.js";
 import { forRequest, requestIdFrom, tagServerSpan } from "../observability/request-id.js";
-import { BodyTooLarge, readJson, type AuthorizeAnswer } from "./authorize-endpoint.js";
+import { locate } from "../modules/gateway/ip-allowlist-stage.js";
+import { LimitsUnavailable } from "../modules/gateway/limits.js";
+import { BodyTooLarge, readJson, type AuthorizeAnswer, type Transport } from "./authorize-endpoint.js";
+import { decisionClientIp, trustedProxyList, UntrustedClientIp } from "./client-address.js";
 import type { RateLimits } from "./hardening.js";
 
 /** The AuthZEN routes (the specification's default paths) and the PDP metadata document. */
@@ -29,7 +33,7 @@ export function authzenRouteOf(url: string | undefined): AuthzenRoute | undefine
   return path === AUTHZEN_PATHS.evaluation ? "evaluation" : path === AUTHZEN_PATHS.evaluations ? "evaluations" : undefined;
 }
 
-export type AuthzenEndpoint = (route: AuthzenRoute, authorization: string | null, readBody: () => Promise<unknown>, requestId: string) => Promise<AuthorizeAnswer>;
+export type AuthzenEndpoint = (route: AuthzenRoute, authorization: string | null, readBody: () => Promise<unknown>, requestId: string, transport: Transport) => Promise<AuthorizeAnswer>;
 
 /**
  * The specification's error answer: an HTTP status with "an error message string" as its body
@@ -48,7 +52,8 @@ const failure = (status: number, message: string, headers: Record<string, string
  * 429 too many (Retry-After), 503 SpiceDB unavailable, 500 anything else (masked, logged).
  */
 export function createAuthzenEndpoint(deps: AppDeps, jwt: JwtVerifier | undefined, limits: RateLimits): AuthzenEndpoint {
-  return async (route, authorization, readBody, requestId) => {
+  const trustedProxies = trustedProxyList(deps.config.trustedProxies);
+  return async (route, authorization, readBody, requestId, transport) => {
     if (deps.lifecycle.failed) return failure(503, "Authorization is unavailable");
     const requestDeps = forRequest(deps, requestId);
     try {
@@ -69,11 +74,26 @@ export function createAuthzenEndpoint(deps: AppDeps, jwt: JwtVerifier | undefine
         const retryAfter = await limits.decision(keyIdOf(principal) ?? principal.id);
         if (retryAfter > 0) return failure(429, "Too many requests", { "Retry-After": String(retryAfter) });
       }
-      if (single) return { status: 200, body: await evaluate(requestDeps, authz, principal, single) };
-      return { status: 200, body: { evaluations: await evaluateAll(requestDeps, authz, principal, items!, semantic) } };
+      // The IP stage of /v1/authorize, per evaluation (each may name its end client's address).
+      const site: DecisionSite = {
+        requestId,
+        at: (named) => {
+          let clientIp;
+          try {
+            clientIp = decisionClientIp(named, transport.peer, transport.forwardedFor, trustedProxies);
+          } catch (error) {
+            if (error instanceof UntrustedClientIp) throw new BadAuthorizeRequest(error.message);
+            throw error;
+          }
+          return { authz: locate(requestDeps, authz, principal, clientIp, requestId), clientIp };
+        },
+      };
+      if (single) return { status: 200, body: await evaluate(requestDeps, site, principal, single) };
+      return { status: 200, body: { evaluations: await evaluateAll(requestDeps, site, principal, items!, semantic) } };
     } catch (error) {
       if (error instanceof AuthenticationError) return failure(401, error.message);
       if (error instanceof BadAuthzenRequest || error instanceof BadAuthorizeRequest) return failure(400, error.message);
+      if (error instanceof LimitsUnavailable) return failure(503, error.message);
       if (errorCode(error) === "AUTHZ_UNAVAILABLE") return failure(503, "Authorization is unavailable");
       requestDeps.logger.error({ err: error }, "AuthZEN evaluation failed");
       return failure(500, "Internal error");
@@ -108,7 +128,9 @@ export function withAuthzenRoutes(next: RequestListener, authzen: AuthzenEndpoin
     const requestId = requestIdFrom(typeof header === "string" ? header : undefined);
     tagServerSpan(requestId);
     res.setHeader("x-request-id", requestId);
-    authzen(route, req.headers.authorization ?? null, () => readJson(req, maxBodyBytes), requestId).then(
+    const forwardedFor = req.headers["x-forwarded-for"];
+    const transport = { peer: req.socket.remoteAddress, forwardedFor: typeof forwardedFor === "string" ? forwardedFor : undefined };
+    authzen(route, req.headers.authorization ?? null, () => readJson(req, maxBodyBytes), requestId, transport).then(
       (answer) => send(res, answer),
       () => send(res, failure(500, "Internal error")),
     );

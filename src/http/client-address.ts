@@ -21,6 +21,27 @@ export function clientIpOf(peerAddress: string | undefined, forwardedFor: string
   return address;
 }
 
+/**
+ * The address a gateway decision is made for (/v1/authorize, AuthZEN). `named` is the body's
+ * `clientIp`: the gateway's word for its end client's address. It is believed only when the
+ * connection comes from a trusted proxy (TRUST_PROXY names the gateway); anyone else who names
+ * an address is refused, so a leaked key used from outside an allowlist cannot claim an inside
+ * address, and a gateway that is not configured gets a clear error instead of decisions made
+ * for its own address.
+ */
+export function decisionClientIp(named: string | undefined, peerAddress: string | undefined, forwardedFor: string | null | undefined, trusted: BlockList | undefined): string | undefined {
+  if (named === undefined) return clientIpOf(peerAddress, forwardedFor, trusted);
+  const peer = canonicalAddress(peerAddress);
+  if (!peer || !trusted || !isTrusted(trusted, peer)) throw new UntrustedClientIp();
+  return named;
+}
+
+export class UntrustedClientIp extends Error {
+  constructor() {
+    super('"clientIp" is accepted only from a gateway named in TRUST_PROXY');
+  }
+}
+
 /** The peer address of a request served by the Node listener (yoga's server context carries Node's `req`). */
 export const peerOf = (serverContext: Record<string, unknown>): string | undefined =>
   (serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress;

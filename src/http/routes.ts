@@ -53,7 +53,8 @@ export function useOrgraphRoutes(deps: AppDeps, jwt: JwtVerifier | undefined, au
         json(authzenMetadata(deps.config.publicUrl, url.origin));
       } else if (authzenRouteOf(url.pathname)) {
         if (request.method !== "POST") return endResponse(new fetchAPI.Response("Use POST", { status: 405, headers: { "content-type": "text/plain; charset=utf-8" } }));
-        const answer = await authzen(authzenRouteOf(url.pathname)!, request.headers.get("authorization"), () => request.json(), requestIdOf(request));
+        const transport = { peer, forwardedFor: request.headers.get("x-forwarded-for") };
+        const answer = await authzen(authzenRouteOf(url.pathname)!, request.headers.get("authorization"), () => request.json(), requestIdOf(request), transport);
         const text = typeof answer.body === "string";
         endResponse(new fetchAPI.Response(text ? (answer.body as string) : JSON.stringify(answer.body), {
           status: answer.status,

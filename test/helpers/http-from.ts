@@ -20,7 +20,7 @@ export function requestFrom(
   path: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: any; text: string }> {
   const v6 = from.includes(":");
   return new Promise((resolve, reject) => {
     const req = request(
@@ -28,7 +28,8 @@ export function requestFrom(
       (res) => {
         let text = "";
         res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+        // AuthZEN's errors are text: `json` is then undefined.
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: jsonOrUndefined(text), text }));
       },
     );
     req.on("error", reject);
@@ -43,3 +44,11 @@ export const gqlFrom = (port: number, from: string, key: string | undefined, que
 /** POST /v1/authorize from `from` with `key`. */
 export const authorizeFrom = (port: number, from: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
   requestFrom(port, from, "/v1/authorize", body, { authorization: `Bearer ${key}`, ...headers });
+
+function jsonOrUndefined(text: string): any {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -25,6 +25,7 @@ export type ExplainStep =
   | { kind: "chain_share"; access: "VIEWER" | "RUNNER" | "EDITOR" }
   | { kind: "self" }
   | { kind: "caveat"; name: string; outcome: "false" | "missing_context" }
+  | { kind: "ip_admitted" }
   | { kind: "relation"; type: string; name: string };
 
 const ORG_ROLES: Record<string, OrgRole> = { admin: "ADMIN", billing_admin: "BILLING_ADMIN", member: "MEMBER" };
@@ -48,26 +49,38 @@ function leafStep(node: TraceNode): ExplainStep {
   return { kind: "relation", type, name: node.name };
 }
 
+/**
+ * The IP allowlist gate (schema.zed `ip_allowed`) said yes: a step only when a list applies (the
+ * relationship carries the caveat); a scope without a list admits every address and says nothing.
+ */
+const ipAllowlistStep = (node: TraceNode): ExplainStep[] => (node.caveat ? [{ kind: "ip_admitted" }] : []);
+
 /** A custom role's binding (`roleId|teamId`) is one step: the role, on its team. */
 function bindingStep(node: TraceNode): ExplainStep {
   const [roleId = "", teamId = ""] = node.resource.id.split("|");
   return { kind: "custom_role", roleId, teamId };
 }
 
+/**
+ * Whether `node` answered yes: SpiceDB marks a subproblem whose caveat held (the IP allowlist
+ * admitting the address) CONDITIONAL with the caveat's outcome true, so that counts as yes too.
+ */
+const said = (node: TraceNode) => node.result === "has" || (node.result === "conditional" && node.caveat?.outcome === "true");
+
 /** The facts that made `node` answer yes. */
 function grants(node: TraceNode): ExplainStep[] {
-  if (node.result !== "has") return [];
+  if (!said(node)) return [];
   if (node.resource.type === "role_binding") return [bindingStep(node)];
-  const granting = node.children.filter((child) => child.result === "has");
-  if (granting.length === 0) return [leafStep(node)];
+  const granting = node.children.filter(said);
+  if (granting.length === 0) return node.name === "ip_allowed" ? ipAllowlistStep(node) : [leafStep(node)];
   return granting.flatMap(grants);
 }
 
 /** Everything the subject holds somewhere in the tree, whether or not it sufficed. */
 function held(node: TraceNode): ExplainStep[] {
-  if (node.result === "has") return grants(node);
+  if (said(node)) return grants(node);
   // A binding that names the subject but whose role lacks the permission is still held.
-  if (node.resource.type === "role_binding" && node.children.some((c) => c.name === "assignee" && c.result === "has")) return [bindingStep(node)];
+  if (node.resource.type === "role_binding" && node.children.some((c) => c.name === "assignee" && said(c))) return [bindingStep(node)];
   return node.children.flatMap(held);
 }
 
@@ -77,14 +90,14 @@ function held(node: TraceNode): ExplainStep[] {
  * trace leaves out a branch SpiceDB did not need, so reading them from it would vary.
  */
 function caveats(node: TraceNode): ExplainStep[] {
-  if (node.result === "has") return [];
+  if (said(node)) return [];
   const own = node.caveat && (node.caveat.outcome === "false" || node.caveat.outcome === "missing_context") ? [{ kind: "caveat" as const, name: node.caveat.name, outcome: node.caveat.outcome }] : [];
   return [...own, ...node.children.flatMap(caveats)];
 }
 
 const ORDER: ExplainStep["kind"][] = [
   "self", "org_role", "team_role", "custom_role", "chain_share", "key_type", "key_unscoped", "key_scoped_here",
-  "environment_unrestricted", "environment_grant", "relation", "environment_restricted", "key_out_of_scope", "caveat",
+  "environment_unrestricted", "environment_grant", "ip_admitted", "relation", "environment_restricted", "key_out_of_scope", "caveat",
 ];
 
 /** Distinct steps, in one stable order (a trace's branch order varies from call to call). */

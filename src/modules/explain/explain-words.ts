@@ -59,6 +59,8 @@ async function describe(ctx: AppContext, step: ExplainStep): Promise<string> {
       return "the user themselves";
     case "caveat":
       return describeCaveat(step);
+    case "ip_admitted":
+      return "IP allowlist admits this address";
     case "relation":
       return `${step.name} on ${step.type}`;
   }

@@ -1,6 +1,6 @@
 import { subjectOf } from "../../auth/principal.js";
 import { permissionsOf, type ObjectKind } from "../../authz/catalog.js";
-import { ref, type ObjectRef } from "../../authz/model.js";
+import { caveatContextOf, ref, type ObjectRef } from "../../authz/model.js";
 import type { AppContext } from "../../context.js";
 import { badInput, forbidden, notFound, unauthenticated } from "../../errors.js";
 import { typeOfId, type EntityType } from "../../ids.js";
@@ -101,13 +101,15 @@ export async function explainPermission(ctx: AppContext, on: string, permission:
     if (!allowed) throw forbidden("Explaining another principal's permissions takes managing the members here");
   }
 
-  const check = await ctx.authz.trace({ resource: object.resource, permission: definition.spicedbPermission, subject: who.subject });
+  // Explaining oneself: from this request's address (IP allowlists); another principal: from none, so an allowlist reads "address unknown".
+  const context = who.self ? caveatContextOf(ctx.authz.context) : undefined;
+  const check = await ctx.authz.trace({ resource: object.resource, permission: definition.spicedbPermission, subject: who.subject }, context);
   const reading = readTrace(check.trace, check.allowed);
   const held: ExplainStep[] = [...reading.held];
   if (who.key?.type && !held.some((s) => s.kind === "key_type")) held.unshift({ kind: "key_type", type: who.key.type });
   if (!check.allowed && held.length === 0 && object.teamId && who.subject.type !== "api_key") {
     // Nothing held reached this permission: say where the subject stands on the team instead.
-    const standing = await ctx.authz.trace({ resource: ref("team", object.teamId), permission: "principal_view", subject: who.subject });
+    const standing = await ctx.authz.trace({ resource: ref("team", object.teamId), permission: "principal_view", subject: who.subject }, context);
     held.push(...readTrace(standing.trace, standing.allowed).held);
   }
   const gates = check.allowed ? [] : tidySteps([...(await deniedBy(ctx, object.resource, definition.spicedbPermission, who.subject, object.teamId)), ...reading.caveats]);

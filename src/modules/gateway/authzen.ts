@@ -2,6 +2,8 @@ import type { Principal } from "../../auth/principal.js";
 import type { Authorizer } from "../../authz/authorizer.js";
 import type { AppDeps } from "../../context.js";
 import { BadAuthorizeRequest, decide, parseAuthorizeRequest } from "./authorize.js";
+import { recordRefusedDecision } from "./ip-allowlist-stage.js";
+import { LimitRefusal } from "./limits.js";
 
 /**
  * The OpenID AuthZEN Authorization API 1.0 (Access Evaluation and Access Evaluations) over the
@@ -89,15 +91,35 @@ function authorizeBody(evaluation: Evaluation): Json {
 }
 
 /**
+ * Where a decision is asked from: the request's Authorizer asking from the evaluation's
+ * `clientIp` (or the connection's address), as /v1/authorize's IP stage does
+ * (ip-allowlist-stage.ts); `at` throws BadAuthorizeRequest when the connection may not name one.
+ */
+export interface DecisionSite {
+  at(clientIp: string | undefined): { authz: Authorizer; clientIp: string | undefined };
+  requestId: string;
+}
+
+/**
  * One evaluation, decided exactly as /v1/authorize decides it. A question /v1/authorize would
  * answer 400 throws BadAuthorizeRequest (a single evaluation is then a 400; within a batch the
- * item is denied with that error).
+ * item is denied with that error). A refusal by a rate limit or the budget is a denial here
+ * (its `code` and `retry_after` in the context): the specification has no per-item 429.
  */
-export async function evaluate(deps: AppDeps, authz: Authorizer, principal: Principal, evaluation: Evaluation): Promise<AuthzenDecision> {
+export async function evaluate(deps: AppDeps, site: DecisionSite, principal: Principal, evaluation: Evaluation): Promise<AuthzenDecision> {
   if (!isCaller(principal, evaluation.subject)) {
     return { decision: false, context: { reason: "The subject must be the authenticated caller" } };
   }
-  const verdict = await decide(deps, authz, principal, parseAuthorizeRequest(authorizeBody(evaluation)));
+  const request = parseAuthorizeRequest(authorizeBody(evaluation));
+  const { authz, clientIp } = site.at(request.clientIp);
+  let verdict;
+  try {
+    verdict = await decide(deps, authz, principal, request);
+  } catch (error) {
+    if (error instanceof LimitRefusal) return { decision: false, context: { reason: error.reason, code: error.code, retry_after: error.retryAfter } };
+    throw error;
+  }
+  await recordRefusedDecision(deps, principal, verdict, { clientIp, team: request.team, requestId: site.requestId });
   const { allowed, ...details } = verdict as { allowed: boolean } & Json;
   return Object.keys(details).length > 0 ? { decision: allowed, context: details } : { decision: allowed };
 }
@@ -113,14 +135,14 @@ const itemError = (message: string): AuthzenDecision => ({ decision: false, cont
  */
 export async function evaluateAll(
   deps: AppDeps,
-  authz: Authorizer,
+  site: DecisionSite,
   principal: Principal,
   items: Evaluation[],
   semantic: EvaluationsSemantic,
 ): Promise<AuthzenDecision[]> {
   const one = async (item: Evaluation) => {
     try {
-      return await evaluate(deps, authz, principal, item);
+      return await evaluate(deps, site, principal, item);
     } catch (error) {
       if (error instanceof BadAuthorizeRequest) return itemError(error.message);
       throw error;
