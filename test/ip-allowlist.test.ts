@@ -240,6 +240,34 @@ describe("enforcement for keys bound to a team: refused up front", () => {
     await clearAll();
   });
 
+  it("through a trusted balancer, a client cannot claim an address: neither with clientIp nor with a hop the balancer wrote with a port", async () => {
+    await setList(teamId, [`${ADMIN_AT}/32`]);
+    // The balancer (PROXY) appends the client's own address; the client wrote whatever it likes to its left.
+    const claimed = await authorizeFrom(port, PROXY, keys.inference, { ...invoke, clientIp: ADMIN_AT }, { "x-forwarded-for": OUTSIDE });
+    expect(claimed.status).toBe(400);
+    expect(claimed.json.error).toMatch(/TRUST_PROXY/);
+    // Some balancers write ip:port or [v6]:port: it is read, never skipped in favour of the entry to its left.
+    expect((await authorizeFrom(port, PROXY, keys.inference, invoke, { "x-forwarded-for": `${ADMIN_AT}, ${OUTSIDE}:51234` })).json.code).toBe("IP_NOT_ALLOWED");
+    expect((await authorizeFrom(port, PROXY, keys.inference, invoke, { "x-forwarded-for": `${OUTSIDE}, ${ADMIN_AT}:51234` })).status).toBe(200);
+    expect((await authorizeFrom(port, PROXY, keys.inference, invoke, { "x-forwarded-for": `${ADMIN_AT}, [2001:db8::7]:443` })).json.code).toBe("IP_NOT_ALLOWED");
+    // A hop that is no address ends the walk with no address at all: denied.
+    expect((await authorizeFrom(port, PROXY, keys.inference, invoke, { "x-forwarded-for": `${ADMIN_AT}, unknown` })).status).toBe(403);
+    expect((await gql(PROXY, keys.full, `{ viewer { principal { id } } }`, {}, { "x-forwarded-for": `${ADMIN_AT}, ${OUTSIDE}:1` })).status).toBe(403);
+    await clearAll();
+  });
+
+  it("an org ADMIN lifts a team list a team ADMIN set, from an address the organization admits (org ADMINs are ADMIN of every team)", async () => {
+    const TEAM_ADMIN_AT = "127.0.0.4";
+    await setList(teamId, [`${TEAM_ADMIN_AT}/32`], people.teamAdmin.key, TEAM_ADMIN_AT);
+    expect(codeOf(await gql(ADMIN_AT, org.admin.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId }))).toBe("IP_NOT_ALLOWED");
+    await setList(teamId, [], org.admin.key, ADMIN_AT);
+    expect(codeOf(await gql(ADMIN_AT, org.admin.key, `query($t: ID!) { team(id: $t) { id } }`, { t: teamId }))).toBeUndefined();
+    // The team ADMIN still cannot set the org's list, and a plain member cannot set the team's.
+    expect(codeOf(await gql(TEAM_ADMIN_AT, people.teamAdmin.key, SET, { s: org.orgId, c: [] }))).toBe("FORBIDDEN");
+    expect(codeOf(await gql(ADMIN_AT, people.teamMember.key, SET, { s: teamId, c: [] }))).toBe("FORBIDDEN");
+    await clearAll();
+  });
+
   it("TRUST_PROXY and its older name TRUSTED_PROXIES: either works, both set differently is refused", () => {
     expect(loadConfig({ TRUST_PROXY: "10.0.0.1" }).trustedProxies).toEqual(["10.0.0.1"]);
     expect(loadConfig({ TRUSTED_PROXIES: "10.0.0.1" }).trustedProxies).toEqual(["10.0.0.1"]);

@@ -73,4 +73,16 @@ describe("migration 2026_12_03_0013_ip_allowlists", () => {
     expect(kept.map((r) => r.caveat_context)).toEqual([{ cidrs: ["10.0.0.0/8"] }, { cidrs: ["10.0.0.0/8"] }, { cidrs: ["10.0.0.0/8"] }]);
     expect(await admitScopesWithoutWildcards(handle.db)).toBe(0);
   });
+
+  it("a scope that has a list and lost its wildcards gets them back with that list's caveat, never open", async () => {
+    const org = await handle.db.transaction().execute(async (tx) => {
+      const { user } = await findOrCreateUser(tx, "listed@example.test", { verified: true });
+      return createOrganizationIn(tx, "Listed", user.id);
+    });
+    await handle.db.insertInto("ip_allowlists").values({ scope_id: org.id, org_id: org.id, team_id: null, cidrs: JSON.stringify(["192.0.2.0/24"]), updated_by: null, updated_at: new Date() }).execute();
+    await handle.db.deleteFrom("authz_relationships").where("resource_id", "=", org.id).where("relation", "=", "ip_allowed").execute();
+    expect(await admitScopesWithoutWildcards(handle.db)).toBe(3);
+    const back = await handle.db.selectFrom("authz_relationships").select(["caveat_name", "caveat_context"]).where("resource_id", "=", org.id).where("relation", "=", "ip_allowed").execute();
+    expect(back).toEqual([0, 1, 2].map(() => ({ caveat_name: "ip_allowlist", caveat_context: { cidrs: ["192.0.2.0/24"] } })));
+  });
 });

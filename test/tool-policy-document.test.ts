@@ -150,7 +150,7 @@ describe("setToolPolicyDocument", () => {
     expect(codes(result)).toEqual(["BAD_USER_INPUT"]);
     expect(result.errors![0]!.message).toBe(
       "document: 5 errors: " +
-        'line 5, column 9: rbac.roles.MEMBER.allowed_tools[1]: "[abc" is not a valid glob (Missing closing: "]"); ' +
+        'line 5, column 9: rbac.roles.MEMBER.allowed_tools[1]: "[abc" is not a valid glob (only letters, digits, _ . : - and the wildcards * and ?); ' +
         "line 6, column 19: rbac.roles.MEMBER.denied_tools must be a list; " +
         'line 7, column 3: unknown role "nobody": not a built-in role, an API key type or a custom role of the organization; ' +
         "line 10, column 30: rbac.data_access.MEMBER.max_sensitivity: must be one of public, internal, confidential, restricted; " +
@@ -208,7 +208,7 @@ describe("npm run policy:lint (as kt policy lint)", () => {
     const { code, lines } = await lint("broken.yaml", BROKEN);
     expect(code).toBe(1);
     expect(lines).toEqual([
-      'broken.yaml:5:9: error: rbac.roles.MEMBER.allowed_tools[1]: "[abc" is not a valid glob (Missing closing: "]")',
+      'broken.yaml:5:9: error: rbac.roles.MEMBER.allowed_tools[1]: "[abc" is not a valid glob (only letters, digits, _ . : - and the wildcards * and ?)',
       "broken.yaml:6:19: error: rbac.roles.MEMBER.denied_tools must be a list",
       "broken.yaml:10:30: error: rbac.data_access.MEMBER.max_sensitivity: must be one of public, internal, confidential, restricted",
       "broken.yaml:12:12: error: rbac.minimum_necessary.enabled: must be true or false",

@@ -15,24 +15,41 @@ import { canonicalAddress } from "../ip-address.js";
 export function clientIpOf(peerAddress: string | undefined, forwardedFor: string | null | undefined, trusted: BlockList | undefined): string | undefined {
   const peer = canonicalAddress(peerAddress);
   if (!peer || !trusted || !isTrusted(trusted, peer)) return peer;
-  const hops = (forwardedFor ?? "").split(",").map((hop) => canonicalAddress(hop)).filter((hop): hop is string => Boolean(hop));
+  // Walked from the right as written: a hop that is not an address ends the walk with no address
+  // (every allowlist then denies) — skipping it would let the entry the client wrote to its left decide.
+  const hops = (forwardedFor ?? "").split(",").map((hop) => hop.trim()).filter((hop) => hop.length > 0);
   let address = peer;
-  while (isTrusted(trusted, address) && hops.length > 0) address = hops.pop()!;
+  while (isTrusted(trusted, address) && hops.length > 0) {
+    const hop = hopAddress(hops.pop()!);
+    if (!hop) return undefined;
+    address = hop;
+  }
   return address;
+}
+
+/** An X-Forwarded-For entry's address: bare, or with the port some balancers append (`a.b.c.d:port`, `[v6]:port`). */
+function hopAddress(hop: string): string | undefined {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(hop);
+  if (bracketed) return canonicalAddress(bracketed[1]);
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(hop);
+  return canonicalAddress(v4WithPort ? v4WithPort[1] : hop);
 }
 
 /**
  * The address a gateway decision is made for (/v1/authorize, AuthZEN). `named` is the body's
  * `clientIp`: the gateway's word for its end client's address. It is believed only when the
- * connection comes from a trusted proxy (TRUST_PROXY names the gateway); anyone else who names
+ * request comes from a trusted host itself (TRUST_PROXY names the gateway; through a trusted
+ * balancer, the forwarded address must be a trusted one too); anyone else who names
  * an address is refused, so a leaked key used from outside an allowlist cannot claim an inside
  * address, and a gateway that is not configured gets a clear error instead of decisions made
  * for its own address.
  */
 export function decisionClientIp(named: string | undefined, peerAddress: string | undefined, forwardedFor: string | null | undefined, trusted: BlockList | undefined): string | undefined {
-  if (named === undefined) return clientIpOf(peerAddress, forwardedFor, trusted);
-  const peer = canonicalAddress(peerAddress);
-  if (!peer || !trusted || !isTrusted(trusted, peer)) throw new UntrustedClientIp();
+  const origin = clientIpOf(peerAddress, forwardedFor, trusted);
+  if (named === undefined) return origin;
+  // The request must come from a trusted host itself — every hop of the walk trusted — not
+  // merely through one: a client behind a trusted load balancer resolves to its own address.
+  if (!origin || !trusted || !isTrusted(trusted, origin)) throw new UntrustedClientIp();
   return named;
 }
 

@@ -8,7 +8,7 @@ import { addressInCidrs, canonicalCidr } from "../../ip-address.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
-import { getBrowsableTeam, teamRef } from "../team/team.service.js";
+import { getBrowsableTeam, teamById, teamRef } from "../team/team.service.js";
 import { scopeIpAllowed } from "./ip-allowlist.relationships.js";
 import { findIpAllowlist, insertMissingIpAllowed, saveIpAllowlist } from "./ip-allowlist.repository.js";
 
@@ -29,9 +29,7 @@ export async function setIpAllowlist(ctx: AppContext, scopeId: string, entries: 
     await ctx.authz.require(orgRef(scopeId), "manage", "browse");
     scope = { type: "organization", id: scopeId, orgId: scopeId, teamId: null };
   } else {
-    const team = await getBrowsableTeam(ctx, scopeId);
-    await ctx.authz.require(teamRef(scopeId), "manage", "browse");
-    scope = { type: "team", id: scopeId, orgId: team.org_id, teamId: team.id };
+    scope = { type: "team", id: scopeId, orgId: (await teamForList(ctx, scopeId)).org_id, teamId: scopeId };
   }
   const cidrs = validCidrs(entries);
   const address = ctx.authz.context.clientIp;
@@ -49,6 +47,20 @@ export async function setIpAllowlist(ctx: AppContext, scopeId: string, entries: 
     await writeRelationships(tx, { orgId: scope.orgId, ...(scope.teamId ? { teamId: scope.teamId } : {}) }, { add: scopeIpAllowed(scope, cidrs) });
   });
   return cidrs;
+}
+
+/**
+ * The team whose list is set: its built-in ADMINs' (team#manage, which the team's own list
+ * gates), or any org ADMIN's from an address the organization's list admits (org:manage): org
+ * ADMINs hold team ADMIN everywhere, so a team ADMIN's list cannot lock them out of lifting it.
+ * The org question is asked whether or not the id exists, so both take one path.
+ */
+async function teamForList(ctx: AppContext, teamId: string): Promise<{ org_id: string }> {
+  const row = await teamById(ctx.db, teamId);
+  if (await ctx.authz.can(orgRef(row?.org_id ?? "none"), "manage")) return row!;
+  const team = await getBrowsableTeam(ctx, teamId);
+  await ctx.authz.require(teamRef(teamId), "manage", "browse");
+  return team;
 }
 
 /** Canonical (ip-address.ts), deduplicated in the order given; BAD_USER_INPUT names the first bad entry. */

@@ -1,4 +1,3 @@
-import picomatch from "picomatch";
 import type { Sensitivity } from "../../db/database.js";
 
 /**
@@ -45,9 +44,13 @@ export type ToolVerdict = { allowed: true; rule: string } | { allowed: false; re
 
 /** Tool names as gateways send them (MCP-style names); no slash, so `*` means every tool. */
 const TOOL_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
-/** What a glob may hold: the name characters and picomatch's own syntax (no slash, no space). */
-const GLOB_CHARS = /^[A-Za-z0-9_.:\-*?[\]{}!,()|+@^]+$/;
-const OPTIONS = { strictBrackets: true, dot: true } as const;
+/**
+ * A glob is a tool name with wildcards: `*` (any run of characters, none included) and `?` (one
+ * character). Nothing else (no brackets, braces or extglobs): with two wildcards only, matching
+ * (`globMatches`) is a linear scan without backtracking, so no glob can make a decision slow — a
+ * regex-compiled glob such as `*a*a*a*a*a*ab` backtracks exponentially on a long tool name.
+ */
+const GLOB = /^[A-Za-z0-9_.:\-*?]+$/;
 
 export const validToolName = (name: string) => TOOL_NAME.test(name);
 
@@ -55,13 +58,8 @@ export const validToolName = (name: string) => TOOL_NAME.test(name);
 export function globProblem(glob: string): string | undefined {
   if (glob.length === 0) return "a glob cannot be empty";
   if (glob.length > MAX_GLOB_LENGTH) return `a glob is at most ${MAX_GLOB_LENGTH} characters`;
-  if (!GLOB_CHARS.test(glob)) return `"${glob}" may hold only letters, digits, _ . : - and glob syntax (* ? [ ] { } ! , ( ) | + @)`;
-  try {
-    picomatch.makeRe(glob, OPTIONS);
-    return undefined;
-  } catch (error) {
-    return `"${glob}" is not a valid glob (${(error as Error).message.replace(/ - use .*$/, "")})`;
-  }
+  if (!GLOB.test(glob)) return `"${glob}" is not a valid glob (only letters, digits, _ . : - and the wildcards * and ?)`;
+  return undefined;
 }
 
 /** Problems of a glob list (at most MAX_GLOBS), each with its index. */
@@ -75,16 +73,35 @@ export function globListProblems(globs: string[]): { index?: number; message: st
   return problems;
 }
 
-// Compiled once per glob: a decision recomputed after every write compiles nothing new.
-const compiled = new Map<string, (tool: string) => boolean>();
-function matches(glob: string, tool: string): boolean {
-  let matcher = compiled.get(glob);
-  if (!matcher) {
-    if (compiled.size >= 10_000) compiled.clear();
-    matcher = picomatch(glob, OPTIONS);
-    compiled.set(glob, matcher);
+/**
+ * Whether `tool` matches `glob` (`*` any run, `?` one character), in O(glob × tool) at worst:
+ * the classic two-pointer match that, on a mismatch, only moves the last `*` one character on.
+ * Deny globs match regardless of case (`delete_*` denies `DELETE_users`: a tool server may not
+ * tell them apart), allow globs exactly.
+ */
+export function globMatches(glob: string, tool: string, ignoreCase = false): boolean {
+  const g = ignoreCase ? glob.toLowerCase() : glob;
+  const t = ignoreCase ? tool.toLowerCase() : tool;
+  let gi = 0;
+  let ti = 0;
+  let star = -1;
+  let resume = 0;
+  while (ti < t.length) {
+    if (gi < g.length && (g[gi] === "?" || g[gi] === t[ti])) {
+      gi++;
+      ti++;
+    } else if (gi < g.length && g[gi] === "*") {
+      star = gi++;
+      resume = ti;
+    } else if (star >= 0) {
+      gi = star + 1;
+      ti = ++resume;
+    } else {
+      return false;
+    }
   }
-  return matcher(tool);
+  while (gi < g.length && g[gi] === "*") gi++;
+  return gi === g.length;
 }
 
 const rank = (s: Sensitivity | null) => (s === null ? 0 : SENSITIVITIES.indexOf(s));
@@ -99,10 +116,10 @@ export function evaluate(policy: TeamPolicy, roles: HeldRole[], question: ToolQu
   if (question.tool !== undefined) {
     const tool = question.tool;
     for (const role of held) {
-      const glob = role.rule?.deniedTools.find((g) => matches(g, tool));
+      const glob = role.rule?.deniedTools.find((g) => globMatches(g, tool, true));
       if (glob !== undefined) return { allowed: false, reason: `The tool "${tool}" is denied by the team's tool policy`, rule: `${role.label} denies ${glob}` };
     }
-    const allowing = held.map((role) => ({ role, glob: role.rule?.allowedTools.find((g) => matches(g, tool)) })).find((x) => x.glob !== undefined);
+    const allowing = held.map((role) => ({ role, glob: role.rule?.allowedTools.find((g) => globMatches(g, tool)) })).find((x) => x.glob !== undefined);
     if (!allowing) {
       const rule = held.some((r) => r.rule) ? `no role allows ${tool} (roles: ${names})` : `no tool policy for the caller's roles (${names}): no tools`;
       return { allowed: false, reason: `The tool "${tool}" is not allowed by the team's tool policy`, rule };
@@ -126,7 +143,10 @@ export function evaluate(policy: TeamPolicy, roles: HeldRole[], question: ToolQu
     if (!phiRole) return { allowed: false, reason: "PHI is restricted to the team's minimum-necessary roles", rule: `minimum necessary: no role of the caller may touch PHI (roles: ${names})` };
     decided.push(`minimum necessary: ${phiRole.label} may touch PHI`);
   } else if (question.phi === true) {
-    decided.push("minimum necessary is off: PHI bounded by sensitivity only");
+    // Off: PHI is bounded by the sensitivity ceiling — so it takes a role whose policy reaches above PUBLIC (fail closed).
+    const ceilinged = held.find((role) => rank(role.rule?.maxSensitivity ?? null) > 0);
+    if (!ceilinged) return { allowed: false, reason: "PHI needs a role whose tool policy reaches above PUBLIC", rule: `minimum necessary is off and no role of the caller has a ceiling above PUBLIC (roles: ${names})` };
+    decided.push(`minimum necessary is off: PHI bounded by sensitivity (${ceilinged.label} reaches ${ceilinged.rule!.maxSensitivity})`);
   } else if (question.phi === false && decided.length === 0) {
     decided.push("not PHI: minimum necessary does not apply");
   }
