@@ -1,4 +1,5 @@
 import type { TeamRole } from "../db/database.js";
+import type { EntityType } from "../ids.js";
 
 /**
  * The permission catalog: every name the API speaks of (`viewerPermissions`,
@@ -27,6 +28,15 @@ const ALL: TeamRole[] = ["ADMIN", "MEMBER", "OPERATOR", "VIEWER"];
 const OPERATING: TeamRole[] = ["ADMIN", "MEMBER", "OPERATOR"];
 const WRITING: TeamRole[] = ["ADMIN", "MEMBER"];
 const ADMIN: TeamRole[] = ["ADMIN"];
+
+/** The catalog's object type of an id's entity type (`viewerPermissions(on:)`, `explainPermission(on:)`); undefined: no permissions there. */
+export const CATALOG_KIND_OF: Partial<Record<EntityType, ObjectKind>> = {
+  Organization: "organization",
+  Team: "team",
+  Model: "model",
+  Environment: "environment",
+  Chain: "chain",
+};
 
 /** The area of a catalog name that means "this object itself", per object type. */
 const AREA: Record<ObjectKind, string> = { organization: "org", team: "team", model: "model", environment: "environment", chain: "chain" };

@@ -1,9 +1,9 @@
 import { subjectOf } from "../../auth/principal.js";
-import { permissionsOf, type ObjectKind } from "../../authz/catalog.js";
+import { CATALOG_KIND_OF, permissionsOf, type ObjectKind } from "../../authz/catalog.js";
 import { caveatContextOf, ref, type ObjectRef } from "../../authz/model.js";
 import type { AppContext } from "../../context.js";
 import { badInput, forbidden, notFound, unauthenticated } from "../../errors.js";
-import { typeOfId, type EntityType } from "../../ids.js";
+import { typeOfId } from "../../ids.js";
 import { apiKeyById } from "../api-key/api-key.service.js";
 import { getChain } from "../chain/chain.service.js";
 import { getEnvironment } from "../environment/environment.service.js";
@@ -18,14 +18,6 @@ export interface PermissionExplanation {
   allowed: boolean;
   path: string[];
 }
-
-const OBJECT_KIND: Partial<Record<EntityType, ObjectKind>> = {
-  Organization: "organization",
-  Team: "team",
-  Model: "model",
-  Environment: "environment",
-  Chain: "chain",
-};
 
 /**
  * The object `on` and the team whose members' manager may explain others on it (none for an
@@ -87,7 +79,7 @@ async function explained(ctx: AppContext, principalId: string | null | undefined
 export async function explainPermission(ctx: AppContext, on: string, permission: string, principalId?: string | null): Promise<PermissionExplanation> {
   if (!ctx.principal) throw unauthenticated();
   const type = typeOfId(on);
-  const kind = type && OBJECT_KIND[type];
+  const kind = type && CATALOG_KIND_OF[type];
   if (!kind) throw badInput("Permissions are defined on organizations, teams, models, environments and chains");
   const definition = permissionsOf(kind).find((p) => p.name === permission);
   if (!definition) throw badInput(`"permission" must be one of ${permissionsOf(kind).map((p) => p.name).join(", ")} on a ${kind}`);

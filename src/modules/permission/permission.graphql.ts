@@ -1,16 +1,8 @@
-import { PERMISSIONS, permissionsOf, type ObjectKind, type PermissionDefinition } from "../../authz/catalog.js";
+import { CATALOG_KIND_OF, PERMISSIONS, permissionsOf, type PermissionDefinition } from "../../authz/catalog.js";
 import { builder } from "../../graphql/builder.js";
 import { badInput } from "../../errors.js";
-import { typeOfId, type EntityType } from "../../ids.js";
+import { typeOfId } from "../../ids.js";
 import { TeamRoleEnum } from "../team/team.graphql.js";
-
-const OBJECT_KIND: Partial<Record<EntityType, ObjectKind>> = {
-  Organization: "organization",
-  Team: "team",
-  Model: "model",
-  Environment: "environment",
-  Chain: "chain",
-};
 
 const PermissionDefinitionRef = builder.objectRef<PermissionDefinition>("PermissionDefinition").implement({
   fields: (t) => ({
@@ -34,7 +26,7 @@ builder.queryFields((t) => ({
     args: { on: t.arg.id({ required: true }) },
     resolve: async (_root, { on }, ctx) => {
       const type = typeOfId(on);
-      const kind = type && OBJECT_KIND[type];
+      const kind = type && CATALOG_KIND_OF[type];
       if (!kind) throw badInput("Permissions are defined on organizations, teams, models, environments and chains");
       const resource = { type: kind, id: on };
       // A team is reachable by its chains' grantees too (who then hold none of its permissions).
