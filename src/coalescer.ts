@@ -10,6 +10,8 @@ import type { Logger } from "./logger.js";
 export class Coalescer<V> {
   private pending = new Map<string, V>();
   private timer: NodeJS.Timeout | undefined;
+  /** The last write queued: the next one starts once it has settled. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly write: (batch: Map<string, V>) => Promise<void>,
@@ -23,14 +25,28 @@ export class Coalescer<V> {
     this.pending.set(key, older === undefined ? value : this.merge(older, value));
   }
 
-  async flush(): Promise<void> {
+  /**
+   * Writes everything added before this call. Writes run one at a time, in order: a flush that
+   * finds the timer's write under way waits for it (and then writes what is pending), so a
+   * reader that flushes before reading Postgres (a budget seeded from the month's usage) never
+   * reads while a count is still on its way there.
+   */
+  flush(): Promise<void> {
+    const next = this.writing.catch(() => undefined).then(() => this.writePending());
+    this.writing = next;
+    return next;
+  }
+
+  private async writePending(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     try {
       await this.write(batch);
     } catch (error) {
-      for (const [key, value] of batch) this.add(key, value);
+      // Older than anything added meanwhile: merged in front of it, so the order of values holds.
+      for (const [key, value] of this.pending) batch.set(key, batch.has(key) ? this.merge(batch.get(key)!, value) : value);
+      this.pending = batch;
       throw error;
     }
   }

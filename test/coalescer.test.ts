@@ -61,3 +61,66 @@ describe("Coalescer.stop()", () => {
     expect(lost[0]!.msg).toContain("usage counts");
   });
 });
+
+/**
+ * The CI failure of 2026-12-04 (new-enemy, "team budget lowered"): a budget re-seeded from
+ * Postgres read the count while the timer's write of the last invocation was still under way,
+ * because flush() saw nothing pending and returned at once. Undercounted, the lowered budget
+ * let one more call through.
+ */
+describe("Coalescer.flush()", () => {
+  it("resolves only once a write already under way (the timer's) has been written too", async () => {
+    const { logger } = capturingLogger();
+    const written: [string, number][] = [];
+    let releaseFirst!: () => void;
+    let writes = 0;
+    const usage = new Coalescer<number>(
+      async (batch) => {
+        if (writes++ === 0) await new Promise<void>((resolve) => (releaseFirst = resolve));
+        written.push(...batch);
+      },
+      (a, b) => a + b,
+      logger,
+      { name: "usage counts" },
+    );
+    usage.add("team|minute", 1);
+    const timerFlush = usage.flush(); // the timer's write, now under way and slow
+    let flushed = false;
+    const readerFlush = usage.flush().then(() => (flushed = true)); // what a Postgres read waits for
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(flushed).toBe(false);
+    releaseFirst();
+    await Promise.all([timerFlush, readerFlush]);
+    expect(written).toEqual([["team|minute", 1]]);
+  });
+
+  it("writes one batch at a time, in order, and a failed batch is written by the next flush", async () => {
+    const { logger } = capturingLogger();
+    const batches: [string, number][][] = [];
+    let failNext = true;
+    let active = 0;
+    const usage = new Coalescer<number>(
+      async (batch) => {
+        active++;
+        expect(active).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        active--;
+        if (failNext) {
+          failNext = false;
+          throw new Error("injected: Postgres unreachable");
+        }
+        batches.push([...batch]);
+      },
+      (a, b) => a + b,
+      logger,
+      { name: "usage counts" },
+    );
+    usage.add("k", 1);
+    const first = usage.flush();
+    usage.add("k", 2);
+    const second = usage.flush();
+    await expect(first).rejects.toThrow("injected");
+    await second;
+    expect(batches).toEqual([[["k", 3]]]);
+  });
+});
