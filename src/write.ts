@@ -9,11 +9,14 @@ import { completeDraft, recordAudit } from "./modules/audit/audit.js";
  * returning, so that what the caller is told is what SpiceDB enforces on their next request.
  *
  * `onConflict` names what already exists when a unique constraint refuses the change.
+ * `relationshipFree`: the change queued no relationship (a key's rotation), so what the caller
+ * is told does not wait for SpiceDB: a failing flush (of other changes' rows) is logged and
+ * left to the background flush, and the committed answer is returned, never lost.
  */
 export async function writeTransaction<T>(
   ctx: AppContext,
   work: (tx: Tx) => Promise<T>,
-  options: { onConflict?: string } = {},
+  options: { onConflict?: string; relationshipFree?: boolean } = {},
 ): Promise<T> {
   let result: T;
   try {
@@ -39,6 +42,10 @@ export async function writeTransaction<T>(
     ctx.authz.afterWrite();
   } catch (error) {
     ctx.logger.error({ err: error }, "change committed but not yet applied to SpiceDB; the background flush will apply it");
+    if (options.relationshipFree) {
+      ctx.authz.afterWrite();
+      return result;
+    }
     throw authzUnavailable();
   }
   return result;

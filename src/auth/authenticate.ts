@@ -56,11 +56,21 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
   const { stamp } = await snapshot.get();
   // Unknown secrets are not kept, so they cannot push real keys out of the cache.
   const key = await deps.caches.apiKeys.load(stamp, hash, () => apiKeyBySecretHash(deps.db, hash));
-  if (!key || key.revoked_at || (key.expires_at && key.expires_at.getTime() <= Date.now())) {
+  const now = Date.now();
+  // A rotated key's previous secret lives until its grace period ends (never past the key's
+  // expiry, which is checked too), read from the row on every use: no cache keeps it longer.
+  const previous = !!key && key.secret_hash !== hash;
+  const live = (until: Date | null) => !until || until.getTime() > now;
+  if (!key || key.revoked_at || !live(key.expires_at) || (previous && (key.previous_secret_hash !== hash || !key.previous_secret_expires_at || !live(key.previous_secret_expires_at)))) {
     throw new AuthenticationError("This API key is unknown, revoked or expired");
   }
   deps.keyLastUsed.add(key.id, new Date());
-  const via = { method: "api_key" as const, keyId: key.id, ...(key.requests_per_minute !== null ? { requestsPerMinute: key.requests_per_minute } : {}) };
+  const via = {
+    method: "api_key" as const,
+    keyId: key.id,
+    ...(key.requests_per_minute !== null ? { requestsPerMinute: key.requests_per_minute } : {}),
+    ...(previous ? { previousSecret: true as const } : {}),
+  };
   if (key.kind === "PERSONAL") return { kind: "USER", id: key.user_id!, via };
   if (key.kind === "SERVICE_ACCOUNT") return { kind: "SERVICE_ACCOUNT", id: key.service_account_id!, teamId: key.team_id!, via };
   return { kind: "API_KEY", id: key.id, teamId: key.team_id!, via };

@@ -1,7 +1,13 @@
 import type { ObjectRef } from "../authz/model.js";
 
 /** An API key, with its own per-minute limit of the gateway when it has one (modules/gateway/limits.ts). */
-export type KeyCredential = { method: "api_key"; keyId: string; requestsPerMinute?: number };
+export type KeyCredential = {
+  method: "api_key";
+  keyId: string;
+  requestsPerMinute?: number;
+  /** Authenticated with the key's previous secret, in its rotation grace period: it may not mint credentials (caller.ts). */
+  previousSecret?: true;
+};
 
 /** Who is calling, and how they proved it. */
 export type Principal =

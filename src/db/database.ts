@@ -23,6 +23,10 @@ export interface OrganizationTable {
   name: string;
   /** Where invoices and spend alerts go (migration 0012); null until a billing manager sets it. */
   billing_email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The key policy (migration 0016): new keys live at most this many days; null: no cap. */
+  key_max_lifetime_days: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The key policy: keys without an expiry are refused. */
+  key_require_expiry: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 
@@ -101,6 +105,14 @@ export interface ApiKeyTable {
   revoked_at: Date | null;
   /** The key's own limit of allowed model:invoke decisions per minute (migration 0014); null: none. */
   requests_per_minute: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Rotation (migration 0016): the previous secret's hash, valid until previous_secret_expires_at; null: none. */
+  previous_secret_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Who minted the current secret by rotating the key; null: never rotated (created_by minted it). */
+  rotated_by: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Who minted the previous secret by rotation; null: it was the creator's, or there is none. */
+  previous_rotated_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EnvironmentTable {

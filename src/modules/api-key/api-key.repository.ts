@@ -7,8 +7,13 @@ export type ApiKey = Row<"api_keys">;
 
 export const findApiKey = (db: Db | Tx, id: string) => db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
 
+/** The key whose current secret, or previous secret (a rotation's, in or past its grace period), hashes to `hash`. */
 export const findApiKeyBySecretHash = (db: Db, hash: string) =>
-  db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hash).executeTakeFirst();
+  db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where((eb) => eb.or([eb("secret_hash", "=", hash), eb("previous_secret_hash", "=", hash)]))
+    .executeTakeFirst();
 
 const SECRET_KIND: Record<ApiKey["kind"], SecretKind> = { PERSONAL: "ogp", TEAM: "ogt", SERVICE_ACCOUNT: "ogs" };
 
@@ -26,15 +31,51 @@ export async function insertApiKey(
   return { apiKey, secret };
 }
 
-/** Revokes every live key that acts as the user or that the user created; returns them. */
+/**
+ * Revokes every live key that acts as the user, that the user created, or whose current or
+ * previous secret the user minted by rotating it; returns them.
+ */
 export const revokeKeysMintedBy = (tx: Tx, userId: string, at: Date) =>
   tx
     .updateTable("api_keys")
     .set({ revoked_at: at })
-    .where((eb) => eb.or([eb("user_id", "=", userId), eb("created_by", "=", userId)]))
+    .where((eb) =>
+      eb.or([eb("user_id", "=", userId), eb("created_by", "=", userId), eb("rotated_by", "=", userId), eb("previous_rotated_by", "=", userId)]),
+    )
     .where("revoked_at", "is", null)
     .returningAll()
     .execute();
+
+/**
+ * A new secret for the key, in place (same id, so its relationships, scope and usage stay):
+ * the current secret becomes the previous one until `previousUntil` (null: it dies now), and
+ * any earlier previous secret dies. Locked by the row: of two concurrent rotations the second
+ * demotes the first's secret. Returns the row and the new secret (shown once).
+ */
+export async function rotateKeySecret(
+  tx: Tx,
+  key: ApiKey,
+  values: { previousUntil: Date | null; rotatedBy: string; at: Date; expiresAt: Date | null },
+): Promise<{ apiKey: ApiKey; secret: string } | undefined> {
+  const { secret, hash, prefix } = generateSecret(SECRET_KIND[key.kind]);
+  const apiKey = await tx
+    .updateTable("api_keys")
+    .set((eb) => ({
+      secret_hash: hash,
+      prefix,
+      previous_secret_hash: values.previousUntil ? eb.ref("secret_hash") : null,
+      previous_secret_expires_at: values.previousUntil,
+      previous_rotated_by: values.previousUntil ? eb.ref("rotated_by") : null,
+      rotated_by: values.rotatedBy,
+      rotated_at: values.at,
+      expires_at: values.expiresAt,
+    }))
+    .where("id", "=", key.id)
+    .where("revoked_at", "is", null)
+    .returningAll()
+    .executeTakeFirst();
+  return apiKey && { apiKey, secret };
+}
 
 /** Sets revoked_at, keeping the first revocation's time; returns the key. */
 export const markKeyRevoked = (tx: Tx, id: string, at: Date) =>

@@ -9,7 +9,8 @@ import { getVisible } from "../../get-visible.js";
 import { expectId } from "../../ids.js";
 import { MAX_REQUESTS_PER_MINUTE, validLimit, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
-import { requireUser } from "../../auth/caller.js";
+import { refuseGraceSecret, requireUser } from "../../auth/caller.js";
+import { checkChosenExpiry, policiesFor } from "../key-policy/key-policy.service.js";
 import { environmentsOfTeam } from "../environment/environment.service.js";
 import { serviceAccountById, serviceAccountRef } from "../service-account/service-account.service.js";
 import { getBrowsableTeam, lockTeamScopes, teamById, teamRef, type Team } from "../team/team.service.js";
@@ -60,9 +61,12 @@ export interface CreateApiKeyInput {
  * a key of that service account (its team's ADMINs).
  */
 export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): Promise<{ apiKey: ApiKey; secret: string }> {
+  refuseGraceSecret(ctx);
   const name = validName(input.name, "key name");
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw badInput("expiresAt must be in the future");
-  const expires_at = input.expiresAt ?? null;
+  const chosen = input.expiresAt ?? null;
+  // The key policy of the organization the key acts in (a personal key: every one of its user's), read in the key's transaction.
+  const policed = (tx: Tx, owner: { orgId: string } | { userId: string }) => policiesFor(tx, owner).then((policies) => checkChosenExpiry(policies, chosen));
   // Any kind of key may carry its own limit; it never loosens its team's (the stricter applies).
   // Validated once authorized: a team the caller cannot reach answers NOT_FOUND whatever the limit.
   const keyLimit = () => validLimit(input.requestsPerMinute ?? null, "requestsPerMinute", MAX_REQUESTS_PER_MINUTE);
@@ -78,9 +82,10 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
     const environments = (await environmentsOfTeam(ctx.db, team.id)).map((e) => ref("environment", e.id));
     await requireDominates(ctx.authz, ref("service_account", account.id), teamRef(team.id), environments, "create a key for this service account");
     const requests_per_minute = keyLimit();
-    return writeTransaction(ctx, (tx) =>
-      issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team }),
-    );
+    return writeTransaction(ctx, async (tx) => {
+      const expires_at = await policed(tx, { orgId: team.org_id });
+      return issueApiKey(tx, { kind: "SERVICE_ACCOUNT", name, team_id: team.id, service_account_id: account.id, created_by: ctx.principal!.id, expires_at, requests_per_minute }, { team });
+    });
   }
 
   if (input.teamId) {
@@ -94,6 +99,7 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
       // Under the team's scope lock, the scope is read again: an environment or model deleted
       // meanwhile would otherwise leave the new key scoped to nothing (read as "every one").
       await lockTeamScopes(tx, team.id);
+      const expires_at = await policed(tx, { orgId: team.org_id });
       for (const [table, ids] of [["environments", scope.environmentIds], ["models", scope.modelIds]] as const) {
         if (ids && (await findScopeIdsInTeam(tx, table, team.id, ids)).length !== ids.length) throw conflict(`A scoped ${table.slice(0, -1)} was deleted meanwhile`);
       }
@@ -104,7 +110,10 @@ export async function createApiKey(ctx: AppContext, input: CreateApiKeyInput): P
   const user = requireUser(ctx);
   rejectTeamKeyOptions(input, "personal");
   const requests_per_minute = keyLimit();
-  return writeTransaction(ctx, (tx) => issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at, requests_per_minute }));
+  return writeTransaction(ctx, async (tx) => {
+    const expires_at = await policed(tx, { userId: user.id });
+    return issueApiKey(tx, { kind: "PERSONAL", name, user_id: user.id, created_by: user.id, expires_at, requests_per_minute });
+  });
 }
 
 function rejectTeamKeyOptions(input: CreateApiKeyInput, kind: string): void {

@@ -5,6 +5,7 @@ import { ModelRef } from "../model/model.graphql.js";
 import { TeamRef } from "../team/team.graphql.js";
 import { teamRef } from "../team/team.service.js";
 import { ApiKeyRef, ApiKeyTypeEnum } from "./api-key.graphql.js";
+import { rotateApiKey } from "./api-key-rotation.service.js";
 import { apiKeysOfTeam, createApiKey, revokeApiKey, scopedEnvironments, scopedModels } from "./api-key.service.js";
 
 builder.objectFields(ApiKeyRef, (t) => ({
@@ -60,6 +61,14 @@ builder.mutationFields((t) => ({
     type: CreateApiKeyPayload,
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: (_root, { input }, ctx) => createApiKey(ctx, input),
+  }),
+  rotateApiKey: t.field({
+    audit: "api_key.rotate",
+    type: CreateApiKeyPayload,
+    description:
+      "A new secret for the same key (id, type, scope, grants and usage kept), shown once. The previous secret keeps working for graceSeconds (0..604800, default 0), never past the key's expiry; a second rotation ends the first secret at once. Authorized as creating that key would be; the key policy caps its expiry.",
+    args: { id: t.arg.id({ required: true }), graceSeconds: t.arg.int() },
+    resolve: (_root, args, ctx) => rotateApiKey(ctx, args.id, args.graceSeconds),
   }),
   revokeApiKey: t.field({
     audit: "api_key.revoke",

@@ -13,7 +13,8 @@ import { issueApiKey } from "../api-key/api-key.service.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
 import { addOrgMembership, lockOrgMemberships, organizationById, orgMembershipOf, orgRef } from "../organization/organization.service.js";
-import { actAs } from "../../auth/caller.js";
+import { actAs, refuseGraceSecret } from "../../auth/caller.js";
+import { defaultExpiry, policiesFor } from "../key-policy/key-policy.service.js";
 import { defaultTeamOf, joinTeam, teamIdsInOrg, teamRef } from "../team/team.service.js";
 import type { User } from "../user/user.repository.js";
 import { findOrCreateUser, userByEmail, userById } from "../user/user.service.js";
@@ -42,6 +43,8 @@ export interface InviteInput {
  * is never returned; without one, the token is returned once for the inviter to deliver.
  */
 export async function inviteMember(ctx: AppContext, input: InviteInput): Promise<{ invitation: Invitation; token: string | null }> {
+  // An invitation token is a credential-to-be: a key's previous secret mints none.
+  refuseGraceSecret(ctx);
   expectId(input.organizationId, "Organization");
   const email = validEmail(input.email);
   await ctx.authz.require(orgRef(input.organizationId), "manage_members");
@@ -93,6 +96,7 @@ const invalidInvitation = () => badInput("This invitation is invalid, expired or
  * An existing account is never reached without signing in as it.
  */
 export async function acceptInvitation(ctx: AppContext, token: string) {
+  refuseGraceSecret(ctx);
   if (parseSecret(token) !== "ogi") throw invalidInvitation();
   const found = await findInvitationByTokenHash(ctx.db, hashSecret(token));
   if (!found || invitationStatus(found) !== "PENDING") throw invalidInvitation();
@@ -119,7 +123,9 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     for (const { teamId, role } of teams.filter((t) => existingTeams.has(t.teamId))) {
       await joinTeam(tx, { id: teamId, org_id: invitation.org_id }, ref("user", user.id), role);
     }
-    const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id });
+    // The key acts in every organization of the user, this one included: their strictest key policy gives its expiry.
+    const expires_at = defaultExpiry(await policiesFor(tx, { userId: user.id }));
+    const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id, expires_at });
     return { user, ...key };
   }).catch((error: unknown) => {
     // Rolled back: the account was never created, so the failure is recorded as the caller's.

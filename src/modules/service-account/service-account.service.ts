@@ -6,7 +6,9 @@ import type { TeamRole } from "../../db/database.js";
 import { getVisible } from "../../get-visible.js";
 import { validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
+import { refuseGraceSecret } from "../../auth/caller.js";
 import { issueApiKey } from "../api-key/api-key.service.js";
+import { defaultExpiry, policiesFor } from "../key-policy/key-policy.service.js";
 import { getBrowsableTeam, joinTeam, teamRef } from "../team/team.service.js";
 import { serviceAccountInTeam } from "./service-account.relationships.js";
 import { deleteServiceAccount, findServiceAccount, insertServiceAccount, type ServiceAccount } from "./service-account.repository.js";
@@ -24,6 +26,7 @@ export const getServiceAccount = (ctx: AppContext, id: string): Promise<ServiceA
  * removal: team-membership.service.ts).
  */
 export async function createServiceAccount(ctx: AppContext, teamId: string, name: string, role: TeamRole) {
+  refuseGraceSecret(ctx);
   const accountName = validName(name, "service account name");
   const team = await getBrowsableTeam(ctx, teamId);
   await ctx.authz.require(teamRef(teamId), "manage_keys");
@@ -35,9 +38,11 @@ export async function createServiceAccount(ctx: AppContext, teamId: string, name
       const subject = ref("service_account", serviceAccount.id);
       await joinTeam(tx, team, subject, role);
       await writeRelationships(tx, { orgId: team.org_id, teamId }, { add: [serviceAccountInTeam(serviceAccount.id, teamId)] });
+      // Its first key obeys the organization's key policy: the policy's cap as its expiry (key-policy.service.ts defaultExpiry).
+      const expires_at = defaultExpiry(await policiesFor(tx, { orgId: team.org_id }));
       const { apiKey, secret } = await issueApiKey(
         tx,
-        { kind: "SERVICE_ACCOUNT", name: `${accountName} key`, team_id: teamId, service_account_id: serviceAccount.id, created_by: ctx.principal!.id },
+        { kind: "SERVICE_ACCOUNT", name: `${accountName} key`, team_id: teamId, service_account_id: serviceAccount.id, created_by: ctx.principal!.id, expires_at },
         { team },
       );
       return { serviceAccount, apiKey, secret };
