@@ -76,6 +76,12 @@ const KNOWN_ATTACKS: [Step[]][] = [
   [[{ op: "decideChainRun", caller: 1, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 9, object: 0, principal: 0, choice: 0 }]],
   // Tool policy (issue 14): the team:manage_members holder, A's FULL_ACCESS key and B's creator may not set A's; A's creator may.
   [[{ op: "setToolPolicy", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "setToolPolicyDocument", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "setPhiRoles", caller: 16, object: 0, principal: 0, choice: 1 }, { op: "setToolPolicy", caller: 1, object: 0, principal: 0, choice: 0 }]],
+  // Key rotation (issue 16, C1): the team:manage_keys holder (custom role) may not rotate A's FULL_ACCESS key (principal 4) or A's
+  // service account's key (principal 14); A's t1-admin may not rotate the FULL_ACCESS key once it is granted the restricted prod
+  // environment (env 1); B's creator and A's creator get NOT_FOUND for A's key and the t1-admin's personal key; the t1-admin rotates its own.
+  [[{ op: "rotateApiKey", caller: 10, object: 4, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 10, object: 14, principal: 0, choice: 0 }, { op: "grantEnvironmentAccess", caller: 1, object: 1, principal: 4, choice: 0 }, { op: "rotateApiKey", caller: 2, object: 4, principal: 0, choice: 2 }, { op: "rotateApiKey", caller: 16, object: 4, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 1, object: 1, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 2, object: 1, principal: 0, choice: 2 }]],
+  // Key policy: A's t1-admin is FORBIDDEN, B's creator NOT_FOUND, A's creator sets it; a cap of 0 days is refused.
+  [[{ op: "setKeyPolicy", caller: 2, object: 0, principal: 0, choice: 8 }, { op: "setKeyPolicy", caller: 16, object: 0, principal: 0, choice: 9 }, { op: "setKeyPolicy", caller: 1, object: 0, principal: 0, choice: 2 }, { op: "setKeyPolicy", caller: 1, object: 0, principal: 0, choice: 4 }]],
 ];
 
 describe("an attacker with any account, or none, gets nothing its roles do not grant", () => {
@@ -140,8 +146,8 @@ async function checkCredentials(data: unknown, caller: Principal, existing: Set<
     const id = whoami.viewer.principal.id as string;
     // A principal absent before the call was created by it (a denied creation is property (a)'s).
     const fresh = !existing.has(id);
-    // A key for an existing service account passed the reference's no-escalation check already (a).
-    const account = context.startsWith("createServiceAccountKey") && !denied;
+    // A key for an existing service account, or a rotated key's new secret, passed the reference's no-escalation check already (a).
+    const account = (context.startsWith("createServiceAccountKey") || context.startsWith("rotateApiKey")) && !denied;
     expect(id === caller.id || fresh || account, `(b) ${context} returned a credential of ${id}, neither the caller nor created by the call`).toBe(true);
   }
 }

@@ -63,6 +63,8 @@ beforeAll(async () => {
   const project = (await step("createTrainingProject", "training_project.create", `mutation($t: ID!) { createTrainingProject(teamId: $t, name: "p") { id } }`, { t: team })).id;
   await step("deleteTrainingProject", "training_project.delete", `mutation($p: ID!) { deleteTrainingProject(id: $p) }`, { p: project });
   const key = (await step("createApiKey", "api_key.create", `mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: INFERENCE_ONLY }) { apiKey { id } } }`, { t: team })).apiKey.id;
+  await step("rotateApiKey", "api_key.rotate", `mutation($k: ID!) { rotateApiKey(id: $k, graceSeconds: 60) { apiKey { id } } }`, { k: key });
+  await step("setKeyPolicy", "organization.set_key_policy", `mutation($o: ID!) { setKeyPolicy(organizationId: $o, maxLifetimeDays: 365, requireExpiry: false) { id } }`, { o });
   await step("revokeApiKey", "api_key.revoke", `mutation($k: ID!) { revokeApiKey(id: $k) { id } }`, { k: key });
   const bot = (await step("createServiceAccount", "service_account.create", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "bot", role: VIEWER) { serviceAccount { id } } }`, { t: team })).serviceAccount.id;
   await step("deleteServiceAccount", "service_account.delete", `mutation($s: ID!) { deleteServiceAccount(id: $s) }`, { s: bot });

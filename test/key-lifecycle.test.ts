@@ -165,6 +165,17 @@ describe("the policy binds every key-minting path", () => {
     }
   });
 
+  it("under a cap that does not require an expiry, a key created without one expires at the cap", async () => {
+    const capped = await world("Capped Corp");
+    await app.ok(capped.org.admin.key, setPolicy, { o: capped.org.orgId, m: 5, r: false });
+    for (const input of [{}, { teamId: capped.team, type: "INFERENCE_ONLY" }]) {
+      const created = (await app.ok(capped.org.admin.key, createKey, { i: { name: "left out", ...input } })).createApiKey;
+      const days = (new Date(created.apiKey.expiresAt).getTime() - Date.now()) / DAY;
+      expect(days).toBeGreaterThan(4.9);
+      expect(days).toBeLessThanOrEqual(5);
+    }
+  });
+
   it("createServiceAccount's first key and acceptInvitation's key expire at the cap", async () => {
     const account = await serviceAccount(w);
     const days = (iso: string | null) => (iso ? (new Date(iso).getTime() - Date.now()) / DAY : Infinity);

@@ -24,8 +24,6 @@ const NOT_YET_BUILT = new Set<string>([
   "Mutation.deleteSsoGroupMapping",
   "Mutation.createScimToken",
   "Mutation.revokeScimToken",
-  "Mutation.setKeyPolicy",
-  "Mutation.rotateApiKey",
   "Mutation.requestAccess",
   "Mutation.approveAccessRequest",
   "Mutation.denyAccessRequest",

@@ -40,6 +40,8 @@ export interface Principal {
   /** For team keys and service accounts: their team; for keys, their type and scope. */
   team?: string;
   keyType?: KeyType;
+  /** For users and service accounts: the id of the key `secret` is (a target of rotateApiKey). */
+  keyId?: string;
   envScope?: string[];
   modelScope?: string[];
 }

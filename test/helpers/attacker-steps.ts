@@ -4,6 +4,7 @@ import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-
 import { isToolPolicyOp, planToolPolicyStep, TOOL_POLICY_OPS } from "./attacker-steps-tool-policy.js";
 import { isLimitsOp, LIMITS_OPS, planLimitsOp } from "./attacker-steps-limits.js";
 import { IP_ALLOWLIST_OPS, planSetIpAllowlist } from "./attacker-steps-ip-allowlists.js";
+import { isKeyLifecycleOp, KEY_LIFECYCLE_OPS, planKeyLifecycleOp } from "./attacker-steps-key-lifecycle.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -14,7 +15,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS, ...KEY_LIFECYCLE_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -58,6 +59,7 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
   if (isChainRunOp(step.op)) return planChainRunStep(step, caller, ref);
   if (isDeploymentOp(step.op)) return planDeploymentOp({ ...step, op: step.op }, caller, ref);
   if (isLimitsOp(step.op)) return planLimitsOp({ ...step, op: step.op }, caller, ref);
+  if (isKeyLifecycleOp(step.op)) return planKeyLifecycleOp({ ...step, op: step.op }, caller, ref);
   const kind = (k: ObjectKind) => [...ref.objects.values()].filter((o) => o.kind === k).map((o) => o.id);
   const objectOf = (k: ObjectKind) => pick([...kind(k), ghost(k)], step.object);
   const people = ref.principals.filter((p) => p.kind !== "ANONYMOUS");

@@ -1,3 +1,4 @@
+import { hashSecret } from "../../src/auth/secrets.js";
 import type { TestApp } from "./app.js";
 import { seedDeployments } from "./attacker-steps-deployments.js";
 import { Reference, type KeyType, type OrgRole, type Principal, type TeamRole } from "./attacker-reference.js";
@@ -20,6 +21,11 @@ export async function buildWorld(app: TestApp): Promise<Reference> {
   const ref = new Reference();
   const tag = ++worldCounter;
   for (const [index, full] of [true, false].entries()) await buildOrg(app, ref, `${tag}-${index}`, full);
+  // The key behind each user's and service account's secret, for rotateApiKey (attacker-steps-key-lifecycle.ts).
+  for (const p of ref.principals.filter((x) => x.kind !== "API_KEY")) {
+    const row = await app.orgraph.deps.db.selectFrom("api_keys").select("id").where("secret_hash", "=", hashSecret(p.secret)).executeTakeFirstOrThrow();
+    p.keyId = row.id;
+  }
   return ref;
 }
 

@@ -73,13 +73,18 @@ function tightestCap(policies: PolicyRow[]): PolicyRow | undefined {
 
 const capOf = (policy: PolicyRow, now: number) => new Date(now + policy.key_max_lifetime_days! * DAY_MS);
 
-/** createApiKey's expiresAt under the policies: BAD_USER_INPUT naming the limit when it breaks one. */
+/**
+ * createApiKey's expiresAt under the policies: BAD_USER_INPUT naming the limit when it breaks
+ * one. Left out under a cap that does not require an expiry, the key expires at the cap (a
+ * key that never expires would outlive it).
+ */
 export function checkChosenExpiry(policies: PolicyRow[], expiresAt: Date | null, now = Date.now()): Date | null {
   const requiring = policies.find((p) => p.key_require_expiry);
   if (!expiresAt && requiring) {
     throw badInput(`The key policy of organization "${requiring.name}" requires an expiry (requireExpiry): give expiresAt`);
   }
   const cap = tightestCap(policies);
+  if (!expiresAt) return cap ? capOf(cap, now) : null;
   if (expiresAt && cap && expiresAt.getTime() > capOf(cap, now).getTime()) {
     throw badInput(`expiresAt is beyond the key policy of organization "${cap.name}": keys live at most ${cap.key_max_lifetime_days} days (maxLifetimeDays)`);
   }
