@@ -484,9 +484,10 @@ describe("K5, K7 and the policy at rotation", () => {
   });
 
   it("K7: the audit event records the rotation with expiresAt before and after, and never a secret", async () => {
+    // Made before the policy: it has no expiry, and the rotation gives it the cap.
+    const key = await teamKey(w, "INFERENCE_ONLY");
     await app.ok(w.org.admin.key, setPolicy, { o: w.org.orgId, m: 10, r: false });
     try {
-      const key = await teamKey(w, "INFERENCE_ONLY");
       const rotated = (await app.ok(w.org.admin.key, rotate, { id: key.apiKey.id, g: 30 })).rotateApiKey;
       const event = await app.orgraph.deps.db.selectFrom("audit_events").selectAll().where("action", "=", "api_key.rotate").where("target_id", "=", key.apiKey.id).executeTakeFirstOrThrow();
       expect(event.org_id).toBe(w.org.orgId);
