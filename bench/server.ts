@@ -1,5 +1,4 @@
-import { createServer } from "node:http";
-import { httpListener } from "../src/app.js";
+import { createHttpServer } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { startOrgraph } from "../src/orgraph.js";
@@ -13,7 +12,7 @@ const orgraph = await startOrgraph(config, createLogger("warn"), { wrapAuthzClie
 // uncached: the real thing with caches that never keep an answer (every request asks SpiceDB);
 // naive: no batching and no caching either.
 if (mode === "uncached" || mode === "naive") orgraph.deps.caches = { checks: new NeverKeeps(), apiKeys: new NeverKeeps(), decisions: new NeverKeeps() };
-const server = createServer(httpListener(orgraph.app, orgraph.deps));
+const server = createHttpServer(orgraph.app, orgraph.deps);
 server.keepAliveTimeout = 60_000;
 server.listen(config.port, () => console.log(`ready ${mode}`));
 process.on("SIGTERM", () => server.close(() => orgraph.close().then(() => process.exit(0))));
