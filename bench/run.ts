@@ -47,8 +47,15 @@ async function main() {
 
     const overloadRun = { port: PORT, seconds, start: (env: Record<string, string>) => startServer("orgraph", dataDir, env), stop };
     if (only === "overload") {
-      const figures = await measureOverload(workload, overloadRun);
-      reportOverload(figures);
+      const figures: Record<string, Awaited<ReturnType<typeof measureOverload>>> = { defaults: await measureOverload(workload, overloadRun) };
+      reportOverload(figures.defaults!);
+      // `--in-flight 2,4`: the same stage again with GRAPHQL_MAX_IN_FLIGHT at each of these.
+      const variants = process.argv.includes("--in-flight") ? process.argv[process.argv.indexOf("--in-flight") + 1]!.split(",") : [];
+      for (const inFlight of variants) {
+        console.log(`GRAPHQL_MAX_IN_FLIGHT=${inFlight}:`);
+        figures[`in-flight ${inFlight}`] = await measureOverload(workload, overloadRun, { GRAPHQL_MAX_IN_FLIGHT: inFlight });
+        reportOverload(figures[`in-flight ${inFlight}`]!);
+      }
       writeFileSync(join(ROOT, "bench", quick ? "results.overload.quick.json" : "results.overload.json"), `${JSON.stringify(figures, null, 2)}\n`);
       return;
     }
