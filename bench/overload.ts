@@ -23,6 +23,8 @@ export interface OverloadFigures {
   refusedP99: number;
   probes: Record<string, { p50: number; p99: number; n: number; failures: number }>;
   other: number;
+  /** The server's own count of refusals during the round (orgraph_graphql_shed_total), by reason. */
+  shedByServer: Record<string, number>;
 }
 
 export interface OverloadRun {
@@ -61,7 +63,13 @@ const percentile = (values: number[], p: number) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `connections` closed loops of B1 and the three probes, for `seconds`. */
+async function shedCounts(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^orgraph_graphql_shed_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 async function drive(workload: Workload, port: number, connections: number, seconds: number, honourRetryAfter: boolean): Promise<OverloadFigures> {
+  const shedBefore = await shedCounts(port);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const probeAgent = new Agent({ keepAlive: true, maxSockets: 3 });
   const b1 = JSON.stringify({ query: B1, variables: { t: workload.member.teamId } });
@@ -103,6 +111,8 @@ async function drive(workload: Workload, port: number, connections: number, seco
   ]);
   agent.destroy();
   probeAgent.destroy();
+  const shedAfter = await shedCounts(port);
+  const shedByServer = Object.fromEntries(Object.entries(shedAfter).map(([reason, n]) => [reason, n - (shedBefore[reason] ?? 0)]));
   const total = admitted.length + refused.length;
   return {
     connections,
@@ -115,6 +125,7 @@ async function drive(workload: Workload, port: number, connections: number, seco
     refusedP99: percentile(refused, 99),
     probes,
     other,
+    shedByServer,
   };
 }
 
@@ -140,7 +151,7 @@ export function reportOverload(figures: OverloadFigures[]): void {
     const ratios = f === c8 ? "" : ` | admitted/c8 ${(f.admittedRps / c8!.admittedRps).toFixed(2)}, p99/c8 ${(f.p99 / c8!.p99).toFixed(1)}×`;
     console.log(
       `overload c${f.connections}${f.retry === "-" ? "" : ` (retry ${f.retry})`}: admitted ${f.admittedRps} req/s p50 ${f.p50} ms p99 ${f.p99} ms, ` +
-        `refused ${f.refusedRps} req/s (${(f.refusedShare * 100).toFixed(1)}%, p99 ${f.refusedP99} ms)${f.other ? `, ${f.other} other` : ""}; probes: ${probes}${ratios}`,
+        `refused ${f.refusedRps} req/s (${(f.refusedShare * 100).toFixed(1)}%, p99 ${f.refusedP99} ms; server shed ${JSON.stringify(f.shedByServer)})${f.other ? `, ${f.other} other` : ""}; probes: ${probes}${ratios}`,
     );
   }
 }

@@ -196,7 +196,9 @@ function report(results: Results): void {
 }
 
 async function startServer(mode: string, dataDir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/server.ts", mode], {
+  // BENCH_CPU_PROF=<folder>: each server writes a CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", "bench/server.ts", mode], {
     cwd: ROOT,
     // TRUST_PROXY: the load generator stands for the gateway, which names its end client (clientIp).
     env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "", TRUST_PROXY: "127.0.0.1", ...env },
