@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.js";
 import type { ShedReason } from "../observability/metrics.js";
@@ -162,13 +163,29 @@ export function withGraphqlAdmission(next: RequestListener, admission: Admission
   };
 }
 
+/** Per connection, the places in line its requests hold: one 'close' listener however many are pipelined. */
+const placesInLine = new WeakMap<Socket, Set<() => void>>();
+
+function leaveOnClose(socket: Socket, leave: () => void): () => void {
+  let places = placesInLine.get(socket);
+  if (!places) {
+    const created = new Set<() => void>();
+    placesInLine.set(socket, (places = created));
+    socket.once("close", () => {
+      for (const place of created) place();
+      created.clear();
+    });
+  }
+  places.add(leave);
+  return () => places.delete(leave);
+}
+
 async function admitAndServe(next: RequestListener, admission: Admission, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const socket = req.socket;
   const { slot, leave } = admission.acquire();
-  const gone = () => leave();
-  socket.once("close", gone);
+  const stay = leaveOnClose(socket, leave);
   const outcome = await slot;
-  socket.off("close", gone);
+  stay();
   if (typeof outcome === "string") {
     const refusal = overloaded();
     return send(res, refusal.status, refusal.headers, refusal.body);
