@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { openDatabase } from "../src/db/connect.js";
+import { measureOverload, reportOverload } from "./overload.js";
 import { policyAuthorizeBody, setPolicies } from "./policies.js";
 import { FULL, QUICK, seedWorkload, type Workload } from "./seed.js";
 
@@ -13,9 +14,14 @@ import { FULL, QUICK, seedWorkload, type Workload } from "./seed.js";
  * real thing without its cross-request caches, so every request asks SpiceDB; orgraph: the
  * real thing) on the embedded default, and drives each with the same load at concurrency 8
  * and 32. Prints req/s, p50 and p99, the ratios orgraph/ceiling and orgraph/naive, and writes
- * bench/results.json.
+ * bench/results.json. Those servers run with the GraphQL admission gate wide open (the
+ * throughput figures are of the work, not of the gate); the last stage, overload
+ * (bench/overload.ts), runs the real thing at its defaults at 8 and 256 connections and writes
+ * bench/results.overload.json. `-- --only overload` runs that stage alone.
  */
 const quick = process.argv.includes("--quick");
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const UNGATED = { GRAPHQL_MAX_IN_FLIGHT: "100000", GRAPHQL_MAX_QUEUED: "100000", GRAPHQL_QUEUE_MS: "600000" };
 const scale = quick ? QUICK : FULL;
 const seconds = quick ? 4 : 10;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -39,9 +45,25 @@ async function main() {
     await database.close();
     console.log(`seeded ${relationships.n} relationships in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
+    const overloadRun = { port: PORT, seconds, start: (env: Record<string, string>) => startServer("orgraph", dataDir, env), stop };
+    if (only === "overload") {
+      const figures: Record<string, Awaited<ReturnType<typeof measureOverload>>> = { defaults: await measureOverload(workload, overloadRun) };
+      reportOverload(figures.defaults!);
+      // `--in-flight 2,4`: the same stage again with GRAPHQL_MAX_IN_FLIGHT at each of these.
+      const variants = process.argv.includes("--in-flight") ? process.argv[process.argv.indexOf("--in-flight") + 1]!.split(",") : [];
+      for (const inFlight of variants) {
+        console.log(`GRAPHQL_MAX_IN_FLIGHT=${inFlight}:`);
+        figures[`in-flight ${inFlight}`] = await measureOverload(workload, overloadRun, { GRAPHQL_MAX_IN_FLIGHT: inFlight });
+        reportOverload(figures[`in-flight ${inFlight}`]!);
+      }
+      writeFileSync(join(ROOT, "bench", quick ? "results.overload.quick.json" : "results.overload.json"), `${JSON.stringify(figures, null, 2)}\n`);
+      return;
+    }
+    if (only !== undefined) throw new Error(`--only: the one stage that runs alone is overload, not "${only}"`);
+
     const results: Results = { B1: {}, B2: {}, B3: {} };
     for (const mode of ["ceiling", "naive", "uncached", "orgraph"] as const) {
-      const server = await startServer(mode, dataDir);
+      const server = await startServer(mode, dataDir, UNGATED);
       try {
         await sanityCheck(workload, mode);
         for (const connections of [8, 32]) {
@@ -60,6 +82,9 @@ async function main() {
     }
     report(results);
     writeFileSync(join(ROOT, "bench", quick ? "results.quick.json" : "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    const overload = await measureOverload(workload, overloadRun);
+    reportOverload(overload);
+    writeFileSync(join(ROOT, "bench", quick ? "results.overload.quick.json" : "results.overload.json"), `${JSON.stringify(overload, null, 2)}\n`);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -170,11 +195,13 @@ function report(results: Results): void {
   }
 }
 
-async function startServer(mode: string, dataDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/server.ts", mode], {
+async function startServer(mode: string, dataDir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  // BENCH_CPU_PROF=<folder>: each server writes a CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", "bench/server.ts", mode], {
     cwd: ROOT,
     // TRUST_PROXY: the load generator stands for the gateway, which names its end client (clientIp).
-    env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "", TRUST_PROXY: "127.0.0.1" },
+    env: { ...process.env, ORGRAPH_DATA_DIR: dataDir, PORT: String(PORT), DATABASE_URL: "", SPICEDB_ENDPOINT: "", TRUST_PROXY: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import type { RequestListener } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { AuthenticationError, authenticateRequest, IpNotAllowedError } from "./auth/authenticate.js";
 import type { JwtVerifier } from "./auth/jwt.js";
@@ -7,6 +7,7 @@ import { ipNotAllowedAtEntry, unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
 import { clientAddressOf, clientIpOf, peerOf, trustedProxyList } from "./http/client-address.js";
+import { Admission, useAdmittedGraphQL, withGraphqlAdmission } from "./http/admission.js";
 import { useOfflineGraphiQL } from "./http/graphiql.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { useBadUserInputCodes } from "./http/input-errors.js";
@@ -19,7 +20,7 @@ import { useOperationSpans } from "./observability/operation-spans.js";
 import { forRequest, requestIdOf, useRequestId } from "./observability/request-id.js";
 
 /** Yoga, plus the authorize and AuthZEN endpoints for the HTTP server's fast path (authorize-endpoint.ts, authzen-endpoint.ts). */
-export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { authorize: AuthorizeEndpoint; authzen: AuthzenEndpoint };
+export type App = YogaServerInstance<Record<string, unknown>, AppContext> & { authorize: AuthorizeEndpoint; authzen: AuthzenEndpoint; admission: Admission };
 
 /** The whole HTTP surface as one fetch handler: GraphQL at /graphql plus the routes plugin. */
 export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): App {
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
   const authorize = createAuthorizeEndpoint(deps, options.jwt, limits);
   const authzen = createAuthzenEndpoint(deps, options.jwt, limits);
   const trustedProxies = trustedProxyList(deps.config.trustedProxies);
+  const admission = new Admission(deps.config.admission, (reason) => deps.metrics.countShed(reason));
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -39,6 +41,8 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
       ...(deps.config.tracing ? [useOperationSpans()] : []),
       useOrgraphRoutes(deps, options.jwt, authorize, authzen),
       useOfflineGraphiQL(),
+      // After every route that is not GraphQL: what reaches it is GraphQL, admitted (admission.ts).
+      useAdmittedGraphQL(admission),
       useGraphQLMetrics(deps.metrics),
       ...hardeningPlugins(deps.config, limits),
       useBadUserInputCodes(),
@@ -67,9 +71,25 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
     // What fails outside an operation's execution (useMaskedOperationErrors masks the rest).
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
   });
-  return Object.assign(yoga, { authorize, authzen });
+  return Object.assign(yoga, { authorize, authzen, admission });
 }
 
-/** The Node HTTP listener for `app` (the server and the benchmark use it). */
-export const httpListener = (app: App, deps: AppDeps): RequestListener =>
-  instrumentListener(withAuthzenRoutes(createHttpListener(app, app.authorize, deps.config.limits.maxBodyBytes), app.authzen, deps.config.limits.maxBodyBytes), deps.metrics);
+/**
+ * The Node HTTP listener for `app` (the server and the benchmark use it): the gateway's and
+ * AuthZEN's fast paths, then GraphQL behind its admission gate (the other routes pass it).
+ */
+export const httpListener = (app: App, deps: AppDeps): RequestListener => {
+  const maxBody = deps.config.limits.maxBodyBytes;
+  const graphql = withGraphqlAdmission(app as unknown as RequestListener, app.admission, maxBody);
+  return instrumentListener(withAuthzenRoutes(createHttpListener(graphql, app.authorize, maxBody), app.authzen, maxBody), deps.metrics);
+};
+
+/**
+ * The HTTP server for `app`, with Node's timeouts for slow clients: headers within
+ * HTTP_HEADERS_TIMEOUT_MS, the whole request within HTTP_REQUEST_TIMEOUT_MS (checked every
+ * second, not Node's default 30), so a connection trickling its request in is cut off (408).
+ */
+export function createHttpServer(app: App, deps: AppDeps): Server {
+  const { headersTimeoutMs, requestTimeoutMs } = deps.config.http;
+  return createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) }, httpListener(app, deps));
+}

@@ -13,6 +13,13 @@ export interface Config {
   /** 32 bytes, base64: encrypts secret values. Absent: a key generated into `dataDir`. */
   secretKey: string | undefined;
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
+  /**
+   * GraphQL admission (http/admission.ts): operations executing at once, how many more wait
+   * (first come, first served) and for how long; beyond either, 503 with Retry-After.
+   */
+  admission: { maxInFlight: number; maxQueued: number; queueMs: number };
+  /** Node's server timeouts: a request's headers, and the whole request, must arrive within these (slow clients are cut off). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
   /** The security log's bound: newest rows kept per source (client address or principal) and overall. */
   securityLog: { maxPerSource: number; maxRows: number };
   /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (TRUST_PROXY, formerly TRUSTED_PROXIES; none by default). */
@@ -103,6 +110,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authorizePerSecond: positive("RATE_LIMIT_AUTHORIZE_PER_SECOND", 5_000),
   };
 
+  const wholeNumber = (name: string, fallback: number) => {
+    const value = Number(env[name] ?? fallback);
+    if (!Number.isInteger(value) || value < 0) problems.push(`${name} must be a whole number (0 or more), got "${env[name]}"`);
+    return value;
+  };
+  const admission = {
+    maxInFlight: positive("GRAPHQL_MAX_IN_FLIGHT", 8),
+    maxQueued: wholeNumber("GRAPHQL_MAX_QUEUED", 64),
+    queueMs: positive("GRAPHQL_QUEUE_MS", 2000),
+  };
+  const http = { headersTimeoutMs: positive("HTTP_HEADERS_TIMEOUT_MS", 10_000), requestTimeoutMs: positive("HTTP_REQUEST_TIMEOUT_MS", 30_000) };
+  // Node refuses a headers timeout above the request timeout (it would never apply).
+  if (http.headersTimeoutMs > http.requestTimeoutMs) problems.push("HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS");
+
   const securityLog = { maxPerSource: positive("SECURITY_LOG_MAX_PER_SOURCE", 1_000), maxRows: positive("SECURITY_LOG_MAX_ROWS", 100_000) };
 
   // TRUST_PROXY is the name issue 14 gave it; TRUSTED_PROXIES, the older one, is still read.
@@ -146,7 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (redisUrl && !/^rediss?:\/\/[^\s/]/.test(redisUrl)) problems.push("REDIS_URL must start with redis:// or rediss:// and name a host (redis://127.0.0.1:6379)");
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, admission, http, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -8,11 +8,10 @@ async function main(): Promise<void> {
   // Tracing starts before node:http and pg are loaded, so the app is imported after it
   // (these imports stay dynamic). Without OTEL_EXPORTER_OTLP_ENDPOINT no SDK is even loaded.
   const tracing = config.tracing ? (await import("./observability/tracing.js")).startTracing() : undefined;
-  const { createServer } = await import("node:http");
-  const { httpListener } = await import("./app.js");
+  const { createHttpServer } = await import("./app.js");
   const { startOrgraph } = await import("./orgraph.js");
   const orgraph = await startOrgraph(config, logger);
-  const server = createServer(httpListener(orgraph.app, orgraph.deps));
+  const server = createHttpServer(orgraph.app, orgraph.deps);
   server.listen(config.port, () => {
     logger.info(
       { port: config.port, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}`, spicedb: config.spicedb.kind, tracing: config.tracing },

@@ -64,14 +64,20 @@ const loadPage = () =>
 const acceptsGzip = (request: Request) => /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
 
 /**
+ * A browser's GET of the page: answered with the page whatever its query string, never executed
+ * (admission.ts lets these through the GraphQL gate on this same test).
+ */
+export const isGraphiQLPageRequest = (method: string | undefined, accept: string | null | undefined, pathname: string) =>
+  method === "GET" && Boolean(accept?.includes("text/html")) && (pathname === "/graphql" || pathname === "/graphql/");
+
+/**
  * Serves the page on a browser's GET /graphql (what yoga's own GraphiQL answers; yoga's is
  * switched off in app.ts). Everything else goes on to GraphQL.
  */
 export function useOfflineGraphiQL(): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
-      const forBrowser = request.method === "GET" && Boolean(request.headers.get("accept")?.includes("text/html"));
-      if (!forBrowser || (url.pathname !== "/graphql" && url.pathname !== "/graphql/")) return;
+      if (!isGraphiQLPageRequest(request.method, request.headers.get("accept"), url.pathname)) return;
       const { html, gzipped, etag, contentSecurityPolicy } = await loadPage();
       const headers: Record<string, string> = { "content-security-policy": contentSecurityPolicy, etag, "cache-control": "no-cache", vary: "accept, accept-encoding" };
       if (request.headers.get("if-none-match") === etag) return endResponse(new fetchAPI.Response(null, { status: 304, headers }));

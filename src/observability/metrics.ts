@@ -31,6 +31,9 @@ export interface ScrapeSources {
  * process; prom-client's global registry would mix them). Every label value is from a fixed set
  * or bounded (operation names: operation-names.ts): no id, email or credential ever becomes one.
  */
+export const SHED_REASONS = ["queue_full", "queue_timeout"] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly operationNames = new OperationNames();
@@ -40,6 +43,7 @@ export class Metrics {
   private readonly spicedbDuration: Histogram<"method" | "outcome">;
   private readonly decisions: Counter<"result" | "reason">;
   private readonly rateLimited: Counter<"kind">;
+  private readonly shed: Counter<"reason">;
 
   constructor() {
     const registers = [this.registry];
@@ -68,10 +72,17 @@ export class Metrics {
     });
     this.decisions = new Counter({ name: "orgraph_gateway_decisions_total", help: "Gateway decisions (/v1/authorize) by result and reason", labelNames: ["result", "reason"], registers });
     this.rateLimited = new Counter({ name: "orgraph_rate_limited_total", help: "Requests refused by a rate limit (429), by kind", labelNames: ["kind"], registers });
+    this.shed = new Counter({
+      name: "orgraph_graphql_shed_total",
+      help: "GraphQL requests refused by admission (503 OVERLOADED): queue_full, or queue_timeout (waited GRAPHQL_QUEUE_MS)",
+      labelNames: ["reason"],
+      registers,
+    });
     // Zero from the start, so that rate() and "before" values are defined.
     for (const code of [...ERROR_CODES, "OTHER"]) this.graphqlErrors.inc({ code }, 0);
     for (const outcome of GATEWAY_OUTCOMES) this.decisions.inc(decisionLabels(outcome), 0);
     for (const kind of ["mutation", "decision"]) this.rateLimited.inc({ kind }, 0);
+    for (const reason of SHED_REASONS) this.shed.inc({ reason }, 0);
   }
 
   observeHttp(route: string, method: string, status: string, seconds: number): void {
@@ -99,6 +110,10 @@ export class Metrics {
 
   countRateLimited(kind: RateLimitKind): void {
     this.rateLimited.inc({ kind });
+  }
+
+  countShed(reason: ShedReason): void {
+    this.shed.inc({ reason });
   }
 
   /** Registers what is read at scrape time: cache counts, the outbox, the Postgres pool. */

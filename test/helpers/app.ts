@@ -1,6 +1,6 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { httpListener } from "../../src/app.js";
+import { createHttpServer } from "../../src/app.js";
 import type { AuthzClient } from "../../src/authz/client.js";
 import { loadConfig } from "../../src/config.js";
 import type { OrgRole, TeamRole } from "../../src/db/database.js";
@@ -68,7 +68,7 @@ export async function startTestApp(
   let server: Promise<Server> | undefined;
   const httpUrl = async () => {
     server ??= new Promise((resolve) => {
-      const listening = createServer(httpListener(orgraph.app, orgraph.deps)).listen(0, "127.0.0.1", () => resolve(listening));
+      const listening = createHttpServer(orgraph.app, orgraph.deps).listen(0, "127.0.0.1", () => resolve(listening));
     });
     const { port } = (await server).address() as AddressInfo;
     return `http://127.0.0.1:${port}`;
