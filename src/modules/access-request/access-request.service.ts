@@ -132,12 +132,13 @@ export async function getAccessRequest(ctx: AppContext, id: string): Promise<Acc
 async function requireDecider(ctx: AppContext, request: AccessRequest, action: string): Promise<string> {
   const deciderId = personOf(ctx, "decide access requests");
   if (deciderId === request.requester_id) throw forbidden("You cannot decide your own access request");
+  // Whoever sees a request they did not make holds its gate (maySee); FORBIDDEN tells them nothing new.
   const { scope, permission } = decisionGate(request);
-  await ctx.authz.require(scope, permission);
-  const team = (await teamById(ctx.db, request.team_id))!;
-  await resolveGrantee(ctx, team, request.requester_id);
+  if (!(await ctx.authz.can(scope, permission))) throw forbidden(`You are not allowed to ${permission.replace(/_/g, " ")} on this ${scope.type}`);
   if (request.environment_id) await requireHeld(ctx.authz, scope, ENVIRONMENT_GRANT, `${action} access to this environment`);
   else await requireHeld(ctx.authz, scope, TEAM_ROLE_GRANTS[request.role!], `${action} the ${request.role} role`);
+  // The requester may have left the organization since: nothing is granted to a stranger.
+  await resolveGrantee(ctx, (await teamById(ctx.db, request.team_id))!, request.requester_id);
   return deciderId;
 }
 
