@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticateRequest } from "../src/auth/authenticate.js";
 import type { AppContext } from "../src/context.js";
@@ -243,5 +246,44 @@ describe.each([
     // An expired request cannot be approved again; a new request can.
     expect(codes(await w.app.gql(w.teamAdmin.key, APPROVE, { id: roleId }))).toEqual(["CONFLICT"]);
     expect(codes(await w.app.gql(operator.key, REQUEST, { i: { scopeId: w.team, role: "OPERATOR", durationMinutes: 1, justification: "again" } }))).toEqual([]);
+  }, 60_000);
+});
+
+describe("just-in-time access across a restart (embedded default: SpiceDB refilled from Postgres)", () => {
+  let root: string;
+  let app: TestApp | undefined;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "orgraph-jit-"));
+  });
+  afterAll(async () => {
+    await app?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("restores a live grant with its expiry and not one that expired while the server was down", async () => {
+    const env = { RATE_LIMIT_MUTATIONS_PER_MINUTE: "1000000" };
+    app = await startTestApp({ embeddedDataDir: join(root, "data"), env });
+    const org = await app.seed.org("Restart");
+    const team = await app.seed.team(org, "ops");
+    const prod = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "production", restricted: true) { id } }`, { t: team })).createEnvironment.id;
+    const lasting = await app.seed.member(org, "MEMBER", [{ teamId: team, role: "MEMBER" }], "lasting");
+    const brief = await app.seed.member(org, "MEMBER", [{ teamId: team, role: "MEMBER" }], "brief");
+    const ask = async (key: string) => (await app!.ok(key, REQUEST, { i: { scopeId: prod, durationMinutes: 60, justification: "restart" } })).requestAccess.id as string;
+    const lastingId = await ask(lasting.key);
+    const briefId = await ask(brief.key);
+    const ends = (await app.ok(org.admin.key, APPROVE, { id: lastingId })).approveAccessRequest.expiresAt as string;
+    const briefEnds = new Date(Date.now() + 2_000);
+    const deps = app.orgraph.deps;
+    const { principal, authz } = await authenticateRequest(deps, undefined, `Bearer ${org.admin.key}`);
+    await approveAccessRequest({ deps, db: deps.db, requestId: "test", clientAddress: undefined, principal, authz, loaders: createLoaders(deps.db), logger: deps.logger }, briefId, { expiresAt: briefEnds });
+    expect((await app.ok(brief.key, PERMS, { on: prod })).viewerPermissions).toContain("environment:manage");
+    await app.orgraph.close();
+    while (Date.now() <= briefEnds.getTime()) await new Promise((resolve) => setTimeout(resolve, 100));
+
+    app = await startTestApp({ embeddedDataDir: join(root, "data"), env });
+    const grantees = (await app.orgraph.deps.authzClient.readRelationships("environment")).filter((r) => r.resource.id === prod && r.relation === "grantee");
+    expect(grantees.map((r) => ({ id: r.subject.id, expiresAt: r.expiresAt?.toISOString() }))).toEqual([{ id: lasting.userId, expiresAt: new Date(ends).toISOString() }]);
+    expect((await app.ok(lasting.key, PERMS, { on: prod })).viewerPermissions).toContain("environment:manage");
+    expect((await app.ok(brief.key, PERMS, { on: prod })).viewerPermissions).not.toContain("environment:manage");
   }, 60_000);
 });
