@@ -208,6 +208,19 @@ describe.each([
     ]));
   });
 
+  it("taking away a temporary role is granting it in reverse: a member manager who is no ADMIN cannot remove a temporary ADMIN", async () => {
+    const elevated = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "MEMBER" }], "elevated");
+    const id = (await w.app.ok(elevated.key, REQUEST, { i: { scopeId: w.team, role: "ADMIN", durationMinutes: 60, justification: "release night" } })).requestAccess.id;
+    expect((await w.app.ok(w.org.admin.key, APPROVE, { id })).approveAccessRequest.status).toBe("APPROVED");
+    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("team:manage_members");
+    const remove = `mutation($t: ID!, $p: ID!) { removeTeamMember(teamId: $t, principalId: $p) }`;
+    expect(codes(await w.app.gql(w.envManager.key, remove, { t: w.team, p: elevated.userId }))).toEqual(["FORBIDDEN"]);
+    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("team:manage_members");
+    // A team ADMIN may, and the temporary role goes with the membership.
+    expect((await w.app.ok(w.teamAdmin.key, remove, { t: w.team, p: elevated.userId })).removeTeamMember).toBe(true);
+    expect((await w.app.gql(elevated.key, PERMS, { on: w.team })).data?.viewerPermissions ?? []).not.toContain("team:view");
+  });
+
   it("an approved access ends at its instant: no allow survives it in SpiceDB, Postgres, the caches or the gateway", async () => {
     const operator = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "VIEWER" }], "operator-for-a-while");
     const grant = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "MEMBER" }], "grant-for-a-while");
