@@ -22,6 +22,7 @@ export const ID_PREFIXES = {
   TrainingProject: "trn",
   Role: "role",
   AuditEvent: "evt",
+  AccessRequest: "areq",
 } as const;
 
 export type EntityType = keyof typeof ID_PREFIXES;

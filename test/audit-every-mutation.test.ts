@@ -42,6 +42,11 @@ beforeAll(async () => {
   await step("setEnvironmentRestricted", "environment.set_restricted", `mutation($e: ID!) { setEnvironmentRestricted(id: $e, restricted: true) { id } }`, { e: env });
   await step("grantEnvironmentAccess", "environment.access.grant", `mutation($e: ID!, $u: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
   await step("revokeEnvironmentAccess", "environment.access.revoke", `mutation($e: ID!, $u: ID!) { revokeEnvironmentAccess(environmentId: $e, principalId: $u) { id } }`, { e: env, u: user });
+  // Just-in-time access: the team MEMBER asks, the admin decides (never the requester).
+  const asked = await step("requestAccess", "access_request.request", `mutation($e: ID!) { requestAccess(input: { scopeId: $e, durationMinutes: 60, justification: "hotfix" }) { id } }`, { e: env }, accepted.secret);
+  await step("approveAccessRequest", "access_request.approve", `mutation($i: ID!) { approveAccessRequest(id: $i) { status } }`, { i: asked.id });
+  const askedRole = await step("requestAccess", "access_request.request", `mutation($t: ID!) { requestAccess(input: { scopeId: $t, role: ADMIN, durationMinutes: 60, justification: "on call" }) { id } }`, { t: team }, accepted.secret);
+  await step("denyAccessRequest", "access_request.deny", `mutation($i: ID!) { denyAccessRequest(id: $i, reason: "no") { status } }`, { i: askedRole.id });
   const model = (await step("createModel", "model.create", `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: team })).id;
   const deployment = (await step("deployModel", "model.deploy", `mutation($t: ID!) { deployModel(input: { teamId: $t, modelName: "m", environment: "prod" }) { id } }`, { t: team })).id;
   const staging = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "staging") { id } }`, { t: team })).createEnvironment.id;

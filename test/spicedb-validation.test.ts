@@ -23,8 +23,13 @@ function parseObject(text: string): ObjectRef {
   return { type: type!, id: id! };
 }
 
-/** `resource:id#relation@subject:id[#relation][[caveat:{json context}]]`; `#` comment lines are skipped by the caller. */
+/**
+ * `resource:id#relation@subject:id[#relation][[caveat:{json context}]]`, or with
+ * `[expiration:<RFC 3339>]` (an expiring relationship); `#` comment lines are skipped by the caller.
+ */
 function parseRelationship(line: string): Relationship {
+  const expiring = /^(.*)\[expiration:([^\]]+)\]$/.exec(line.trim());
+  if (expiring) return { ...parseRelationship(expiring[1]!), expiresAt: new Date(expiring[2]!) };
   const caveated = /^(.*)\[(\w+)(?::(\{.*\}))?\]$/.exec(line.trim());
   const [resource, rest] = (caveated ? caveated[1]! : line.trim()).split("#", 2) as [string, string];
   const [relation, subject] = rest.split("@") as [string, string];

@@ -165,11 +165,19 @@ function toRelationship(r: Relationship): v1.Relationship {
     relation: r.relation,
     subject: v1.SubjectReference.create({ object: toObject(r.subject), optionalRelation: r.subjectRelation ?? "" }),
     ...(r.caveat ? { optionalCaveat: v1.ContextualizedCaveat.create({ caveatName: r.caveat.name, ...structOf(r.caveat.context) }) } : {}),
+    ...(r.expiresAt ? { optionalExpiresAt: timestampOf(r.expiresAt) } : {}),
   });
+}
+
+/** A google.protobuf.Timestamp (whole seconds as a decimal string, as authzed-node's generated types carry int64). */
+function timestampOf(date: Date): { seconds: string; nanos: number } {
+  const ms = date.getTime();
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
 }
 
 function fromRelationship(r: v1.Relationship): Relationship {
   const caveat = r.optionalCaveat;
+  const expires = r.optionalExpiresAt;
   return {
     resource: { type: r.resource?.objectType ?? "", id: r.resource?.objectId ?? "" },
     relation: r.relation,
@@ -178,6 +186,7 @@ function fromRelationship(r: v1.Relationship): Relationship {
     ...(caveat?.caveatName
       ? { caveat: { name: caveat.caveatName, context: caveat.context ? (v1.PbStruct.toJson(caveat.context) as Record<string, unknown>) : {} } }
       : {}),
+    ...(expires ? { expiresAt: new Date(Number(expires.seconds) * 1000 + Math.floor(expires.nanos / 1_000_000)) } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Db, Tx } from "../db/database.js";
 import type { Consistency } from "./client.js";
-import { bumpRevision, readAuthzState } from "./relationship.repository.js";
+import { bumpRevision, nextExpiry, readAuthzState } from "./relationship.repository.js";
 
 /** What a request reads SpiceDB at, and the stamp its cached answers are valid for (stamped-cache.ts). */
 export interface Snapshot {
@@ -20,12 +20,26 @@ export interface Snapshot {
  *   reads that row once (`forRequest`). A request that starts after a revocation was
  *   acknowledged, in any process, therefore reads a snapshot that has it and a stamp under
  *   which nothing older was cached.
+ *
+ * Expiring relationships (an approved access request) change what SpiceDB answers without any
+ * write: at the instant one expires, SpiceDB stops counting it. So the stamp also names the
+ * next instant at which a recorded relationship expires; once the clock reaches it, a request
+ * reads a stamp naming the instant after, and no answer cached before the expiry is served to
+ * a request that starts after it (the same argument as for a revocation). The next instant is
+ * read from Postgres once per base stamp (a write may add one) and again once it has passed.
  */
 export class ConsistencyTracker {
   private token: string | undefined;
   private generation = 0;
+  /** The next expiry instant as read for one base stamp (null: none to come). */
+  private expiry: { base: string; next: Date | null } | undefined;
+  private expiryLoad: { base: string; promise: Promise<Date | null> } | undefined;
 
-  constructor(private readonly shared?: Db) {}
+  /** `expiries`: where the relationship record is, to read the next expiry instant (absent: no part of the stamp for it). */
+  constructor(
+    private readonly shared?: Db,
+    private readonly expiries: Db | undefined = shared,
+  ) {}
 
   /** SpiceDB acknowledged a write (token may be empty if it did not say). */
   advance(token: string): void {
@@ -50,6 +64,11 @@ export class ConsistencyTracker {
 
   /** The snapshot for one request: with a shared Postgres, at least as fresh as any process's last write. */
   async forRequest(): Promise<Snapshot> {
+    const snapshot = await this.baseSnapshot();
+    return { consistency: snapshot.consistency, stamp: `${snapshot.stamp}|${await this.expiryPart(snapshot.stamp)}` };
+  }
+
+  private async baseSnapshot(): Promise<Snapshot> {
     if (!this.shared) return { consistency: this.current(), stamp: `local:${this.generation}` };
     const row = await readAuthzState(this.shared);
     if (!row) return { consistency: { kind: "full" }, stamp: "none" };
@@ -57,5 +76,23 @@ export class ConsistencyTracker {
       consistency: row.zed_token ? { kind: "atLeastAsFresh", token: row.zed_token } : { kind: "full" },
       stamp: `${row.revision}:${row.zed_token}`,
     };
+  }
+
+  /** `e<next expiry in ms>` (or `e-`), read anew when the base stamp moved or the clock passed it. */
+  private async expiryPart(base: string): Promise<string> {
+    if (!this.expiries) return "e-";
+    const now = new Date();
+    let known = this.expiry;
+    if (!known || known.base !== base || (known.next !== null && now >= known.next)) {
+      if (this.expiryLoad?.base !== base) this.expiryLoad = { base, promise: nextExpiry(this.expiries, now) };
+      const load = this.expiryLoad;
+      const next = await load.promise.finally(() => {
+        if (this.expiryLoad === load) this.expiryLoad = undefined;
+      });
+      // A load that started before the instant may name it: then read once more.
+      if (next !== null && new Date() >= next) return this.expiryPart(base);
+      known = this.expiry = { base, next };
+    }
+    return `e${known.next?.getTime() ?? "-"}`;
   }
 }

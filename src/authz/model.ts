@@ -18,6 +18,12 @@ export interface Relationship {
    * expiration) sit beside it the same way.
    */
   caveat?: RelationshipCaveat;
+  /**
+   * When the relationship stops counting (schema.zed `with expiration`: an approved access
+   * request). Not part of the key: writing the key again replaces it, and a key written without
+   * one holds for good. SpiceDB ignores it from this instant on; so do the record's reads.
+   */
+  expiresAt?: Date;
 }
 
 export interface RelationshipCaveat {
@@ -55,7 +61,10 @@ export function checkKey(c: CheckItem): string {
 
 /** Two relationships of one key say the same (their caveats included): for drift. */
 export const sameCaveat = (a: Relationship, b: Relationship): boolean =>
-  (a.caveat?.name ?? "") === (b.caveat?.name ?? "") && JSON.stringify(a.caveat?.context ?? {}) === JSON.stringify(b.caveat?.context ?? {});
+  (a.caveat?.name ?? "") === (b.caveat?.name ?? "") &&
+  JSON.stringify(a.caveat?.context ?? {}) === JSON.stringify(b.caveat?.context ?? {}) &&
+  // SpiceDB keeps expirations to the second or finer; compare whole milliseconds.
+  (a.expiresAt?.getTime() ?? 0) === (b.expiresAt?.getTime() ?? 0);
 
 /** The SpiceDB context of a check (the caveat parameters' names), or undefined when it has none. */
 export function caveatContextOf(context: CheckContext | undefined): Record<string, unknown> | undefined {

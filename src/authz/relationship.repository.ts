@@ -1,5 +1,5 @@
-import { sql } from "kysely";
-import type { Db, Row, Tx } from "../db/database.js";
+import { sql, type ExpressionBuilder } from "kysely";
+import type { Database, Db, Row, Tx } from "../db/database.js";
 import type { ObjectRef, Relationship } from "./model.js";
 
 /**
@@ -10,7 +10,7 @@ import type { ObjectRef, Relationship } from "./model.js";
  */
 
 type KeyRow = Omit<Row<"authz_outbox">, "id" | "created_at">;
-type RecordRow = KeyRow & Pick<Row<"authz_relationships">, "caveat_name" | "caveat_context">;
+type RecordRow = KeyRow & Pick<Row<"authz_relationships">, "caveat_name" | "caveat_context" | "expires_at">;
 
 /** Where a relationship belongs: lets removals by organization or team find it. */
 export interface RelationshipOwner {
@@ -30,21 +30,30 @@ export function keyRow(r: Relationship): KeyRow {
   };
 }
 
-/** The caveat columns as written (JSON text for the jsonb column; null without a caveat). */
+/** The caveat and expiration columns as written (JSON text for the jsonb column; null without a caveat, or an expiration). */
 const caveatColumns = (r: Relationship) => ({
   caveat_name: r.caveat?.name ?? null,
   caveat_context: r.caveat ? JSON.stringify(r.caveat.context) : null,
+  expires_at: r.expiresAt ?? null,
 });
 
-export function fromRow(row: KeyRow & Partial<Pick<RecordRow, "caveat_name" | "caveat_context">>): Relationship {
+export function fromRow(row: KeyRow & Partial<Pick<RecordRow, "caveat_name" | "caveat_context" | "expires_at">>): Relationship {
   return {
     resource: { type: row.resource_type, id: row.resource_id },
     relation: row.relation,
     subject: { type: row.subject_type, id: row.subject_id },
     ...(row.subject_relation ? { subjectRelation: row.subject_relation } : {}),
     ...(row.caveat_name ? { caveat: { name: row.caveat_name, context: row.caveat_context ?? {} } } : {}),
+    ...(row.expires_at ? { expiresAt: new Date(row.expires_at) } : {}),
   };
 }
+
+/**
+ * A recorded relationship counts until its `expires_at` (SpiceDB ignores it from that instant
+ * on): every read of the record skips an expired row, so what Orgraph reads — removals, drift,
+ * the refill at start — is what SpiceDB enforces.
+ */
+const live = (now = new Date()) => (eb: ExpressionBuilder<Database, "authz_relationships">) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]);
 
 /** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say). */
 export async function insertRelationships(tx: Tx, owner: RelationshipOwner, relationships: Relationship[]): Promise<void> {
@@ -56,7 +65,11 @@ export async function insertRelationships(tx: Tx, owner: RelationshipOwner, rela
     .onConflict((oc) =>
       oc
         .columns(["resource_type", "resource_id", "relation", "subject_type", "subject_id", "subject_relation"])
-        .doUpdateSet((eb) => ({ caveat_name: eb.ref("excluded.caveat_name"), caveat_context: eb.ref("excluded.caveat_context") })),
+        .doUpdateSet((eb) => ({
+          caveat_name: eb.ref("excluded.caveat_name"),
+          caveat_context: eb.ref("excluded.caveat_context"),
+          expires_at: eb.ref("excluded.expires_at"),
+        })),
     )
     .execute();
 }
@@ -89,7 +102,7 @@ export interface RelationshipFilter {
 
 /** The recorded relationships matching every given condition (to remove them, typically). */
 export async function findRelationships(tx: Tx | Db, filter: RelationshipFilter): Promise<Relationship[]> {
-  let query = tx.selectFrom("authz_relationships").selectAll();
+  let query = tx.selectFrom("authz_relationships").selectAll().where(live());
   if (filter.orgId) query = query.where("org_id", "=", filter.orgId);
   if (filter.teamId) query = query.where("team_id", "=", filter.teamId);
   if (filter.resource) {
@@ -104,7 +117,19 @@ export async function findRelationships(tx: Tx | Db, filter: RelationshipFilter)
 
 /** The whole record (refilling an in-memory SpiceDB, comparing for drift). */
 export async function allRelationships(db: Db): Promise<Relationship[]> {
-  return (await db.selectFrom("authz_relationships").selectAll().execute()).map(fromRow);
+  return (await db.selectFrom("authz_relationships").selectAll().where(live()).execute()).map(fromRow);
+}
+
+/** The soonest instant after `now` at which a recorded relationship expires (consistency.ts: caches end there), or null. */
+export async function nextExpiry(db: Db, now: Date): Promise<Date | null> {
+  const row = await db.selectFrom("authz_relationships").select((eb) => eb.fn.min("expires_at").as("next")).where("expires_at", ">", now).executeTakeFirst();
+  return row?.next ? new Date(row.next as Date | string) : null;
+}
+
+/** Drops recorded relationships that expired before `now` (SpiceDB already ignores them): keeps the record bounded. */
+export async function deleteExpiredRelationships(tx: Tx, now: Date): Promise<number> {
+  const rows = await tx.deleteFrom("authz_relationships").where("expires_at", "<=", now).executeTakeFirst();
+  return Number(rows.numDeletedRows);
 }
 
 // Serializes appliers across processes that share one Postgres (arbitrary constant: "orgraph").
@@ -125,11 +150,13 @@ export async function readOutboxBatch(tx: Tx, limit: number): Promise<{ id: stri
         .onRef("r.relation", "=", "o.relation")
         .onRef("r.subject_type", "=", "o.subject_type")
         .onRef("r.subject_id", "=", "o.subject_id")
-        .onRef("r.subject_relation", "=", "o.subject_relation"),
+        .onRef("r.subject_relation", "=", "o.subject_relation")
+        // An expired row is absent: the applier deletes the key from SpiceDB.
+        .on((eb) => eb.or([eb("r.expires_at", "is", null), eb("r.expires_at", ">", new Date())])),
     )
     .select([
       "o.id", "o.resource_type", "o.resource_id", "o.relation", "o.subject_type", "o.subject_id", "o.subject_relation",
-      "r.resource_type as present", "r.caveat_name", "r.caveat_context",
+      "r.resource_type as present", "r.caveat_name", "r.caveat_context", "r.expires_at",
     ])
     .orderBy("o.id")
     .limit(limit)

@@ -17,10 +17,12 @@ export interface AuthzRelationshipTable {
   /** The relationship's caveat (schema.zed `with <name>`) and its context as JSON; null without one. Not part of the key. */
   caveat_name: ColumnType<string | null, string | null | undefined, string | null>;
   caveat_context: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** When the relationship stops counting (schema.zed `with expiration`); null: never. Reads skip an expired row. Not part of the key. */
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** Relationship keys whose SpiceDB state may differ from the record, until applied. */
-export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id" | "caveat_name" | "caveat_context"> {
+export interface AuthzOutboxTable extends Omit<AuthzRelationshipTable, "org_id" | "team_id" | "caveat_name" | "caveat_context" | "expires_at"> {
   id: Generated<string>;
   created_at: CreatedAt;
 }

@@ -4,6 +4,7 @@ import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./too
 
 export type { Sensitivity };
 import type { IpAllowlistTable } from "./ip-allowlist-table.js";
+import type { AccessRequestTable } from "./access-request-table.js";
 import type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable } from "./authz-tables.js";
 
 export type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable };
@@ -286,6 +287,7 @@ export interface Database {
   tool_policies: ToolPolicyTable;
   tool_policy_phi_roles: ToolPolicyPhiRoleTable;
   ip_allowlists: IpAllowlistTable;
+  access_requests: AccessRequestTable;
 }
 
 export type Db = Kysely<Database>;

@@ -161,7 +161,7 @@ export async function locateOwner(db: Db | Tx, id: string): Promise<{ orgId?: st
     const team = await db.selectFrom("teams").select("org_id").where("id", "=", teamId).executeTakeFirst();
     return team ? { orgId: team.org_id, teamId } : {};
   };
-  const teamOf = async (table: "environments" | "models" | "chains" | "service_accounts" | "api_keys" | "training_projects") =>
+  const teamOf = async (table: "environments" | "models" | "chains" | "service_accounts" | "api_keys" | "training_projects" | "access_requests") =>
     teamOwner((await db.selectFrom(table).select("team_id").where("id", "=", id).executeTakeFirst())?.team_id);
   const via = async (table: "deployments" | "chain_runs", column: "model_id" | "chain_id") => {
     const row = (await db.selectFrom(table).select(column as never).where("id", "=", id).executeTakeFirst()) as Record<string, string> | undefined;
@@ -184,6 +184,8 @@ export async function locateOwner(db: Db | Tx, id: string): Promise<{ orgId?: st
       return teamOf("api_keys");
     case "TrainingProject":
       return teamOf("training_projects");
+    case "AccessRequest":
+      return teamOf("access_requests");
     case "Deployment":
       return via("deployments", "model_id");
     case "ChainRun":

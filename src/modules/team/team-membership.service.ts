@@ -58,8 +58,9 @@ export async function setTeamRole(ctx: AppContext, teamId: string, principalId: 
 }
 
 /**
- * Taking away is granting in reverse: removing a member takes its role, its custom roles on
- * the team and its environment grants, so the remover must hold what each of them confers.
+ * Taking away is granting in reverse: removing a member takes its role, any temporary role
+ * (access requests), its custom roles on the team and its environment grants, so the remover
+ * must hold what each of them confers.
  * (What the member holds otherwise — an org ADMIN's implicit powers — is not taken away.)
  */
 async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: ObjectRef, role: TeamRole): Promise<void> {
@@ -67,8 +68,10 @@ async function requireCanTakeAway(ctx: AppContext, teamId: string, principal: Ob
   const roleIds = held.filter((r) => r.resource.type === "role_binding").map((r) => r.resource.id.split("|")[0]!);
   const customRoles = await permissionsOfRoles(ctx.db, roleIds);
   const granted = held.filter((r) => r.resource.type === "environment" && r.relation === "grantee").map((r) => r.resource);
+  // Team roles beside the membership's: a temporary one from an approved access request.
+  const temporary = held.filter((r) => r.resource.type === "team" && r.expiresAt).map((r) => TEAM_ROLE_GRANTS[r.relation.toUpperCase() as TeamRole] ?? []);
   await Promise.all([
-    requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...customRoleGrants(customRoles)], `remove this ${role}`),
+    requireHeld(ctx.authz, teamRef(teamId), [...TEAM_ROLE_GRANTS[role], ...temporary.flat(), ...customRoleGrants(customRoles)], `remove this ${role}`),
     ...granted.map((environment) => requireHeld(ctx.authz, environment, ENVIRONMENT_GRANT, `remove this ${role}`)),
   ]);
 }

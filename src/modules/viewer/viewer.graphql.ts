@@ -8,7 +8,7 @@ import { PrincipalRef, UserRef, loadPrincipal } from "../user/user.graphql.js";
 import { userById } from "../user/user.service.js";
 
 /** The caller: who they are and what they can reach (the console's team selector). */
-const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
+export const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
   fields: (t) => ({
     principal: t.field({
       type: PrincipalRef,
