@@ -13,15 +13,10 @@ const PRINTED = new URL("../schema/schema.graphql", import.meta.url);
  */
 const NOT_YET_BUILT = new Set<string>([
   "AccessRequestStatus",
-  "SsoGroupMapping",
   "AccessRequest",
   "AccessRequestInput",
   "ScimToken",
   "CreateScimTokenPayload",
-  "Organization.ssoGroupMappings",
-  "Mutation.setSsoConnection",
-  "Mutation.setSsoGroupMapping",
-  "Mutation.deleteSsoGroupMapping",
   "Mutation.createScimToken",
   "Mutation.revokeScimToken",
   "Mutation.setKeyPolicy",

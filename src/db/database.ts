@@ -33,6 +33,11 @@ export interface UserTable {
   display_name: string;
   /** Null until the first verified sign-in (OIDC, email_verified) of an account made by a signed-out invitation acceptance. */
   verified_at: Date | null;
+  /** The organization whose SSO connection provisioned the account (a managed account); null for platform accounts. */
+  managed_by_org_id: ColumnType<string | null, string | null | undefined, never>;
+  /** A managed account's issuer and subject: how its connection's tokens find it again. */
+  sso_issuer: ColumnType<string | null, string | null | undefined, never>;
+  sso_subject: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 
@@ -40,6 +45,8 @@ export interface OrgMembershipTable {
   org_id: string;
   user_id: string;
   role: OrgRole;
+  /** Reconciled by the organization's SSO connection at every sign-in; false: granted by hand, never touched by SSO. */
+  sso_managed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 
@@ -61,7 +68,32 @@ export interface TeamMembershipTable {
   principal_id: string;
   principal_type: Exclude<PrincipalType, "api_key">;
   role: TeamRole;
+  /** As OrgMembershipTable.sso_managed. */
+  sso_managed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
+}
+
+/** An organization's own identity provider (issue 16 §1). */
+export interface SsoConnectionTable {
+  org_id: string;
+  issuer: string;
+  audience: string;
+  jwks_url: string | null;
+  public_key_pem: string | null;
+  groups_claim: string;
+  version: ColumnType<number, number | undefined, number>;
+  updated_by: string | null;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** An IdP group of a connection's tokens → the org role and team roles it implies. */
+export interface SsoGroupMappingTable {
+  org_id: string;
+  group_name: string;
+  org_role: OrgRole | null;
+  teams: ColumnType<{ teamId: string; role: TeamRole }[], string, string>;
+  set_by: string;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface InvitationTable {
@@ -274,6 +306,8 @@ export interface Database {
   tool_policies: ToolPolicyTable;
   tool_policy_phi_roles: ToolPolicyPhiRoleTable;
   ip_allowlists: IpAllowlistTable;
+  sso_connections: SsoConnectionTable;
+  sso_group_mappings: SsoGroupMappingTable;
 }
 
 export type Db = Kysely<Database>;

@@ -13,6 +13,7 @@ import * as billingEmail from "./migrations/2026_11_25_0012_billing_email.js";
 import * as ipAllowlists from "./migrations/2026_12_03_0013_ip_allowlists.js";
 import * as limits from "./migrations/2026_12_03_0014_limits.js";
 import * as toolPolicies from "./migrations/2026_12_03_0015_tool_policies.js";
+import * as sso from "./migrations/2026_12_04_0016_sso.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
 // any bundler; names sort in the order they must run.
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_12_03_0013_ip_allowlists": ipAllowlists,
   "2026_12_03_0014_limits": limits,
   "2026_12_03_0015_tool_policies": toolPolicies,
+  "2026_12_04_0016_sso": sso,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -23,6 +23,7 @@ import "../modules/viewer/viewer.graphql.js";
 import "../modules/permission/permission.graphql.js";
 import "../modules/ip-allowlist/ip-allowlist.graphql.js";
 import "../modules/explain/explain.graphql.js";
+import "../modules/sso/sso.graphql.js";
 
 // Every mutation, allowed, denied or failed, leaves an audit event (graphql/audit-plugin.ts).
 export const schema = builder.toSchema();
