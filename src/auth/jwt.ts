@@ -35,7 +35,10 @@ export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Pro
     ? createRemoteJWKSet(new URL(config.jwksUrl))
     : await importSPKI(config.publicKeyPem ?? "", config.algorithm);
   return async (token, logger) => {
-    const payload = await verifyJwt(token, key, { issuer: config.issuer, audience: config.audience }, logger, config.jwksUrl);
+    // With a PEM key, only its algorithm: a token of another would fail on the key (an error
+    // that is no outage) instead of as the bad token it is.
+    const algorithms = config.jwksUrl ? {} : { algorithms: [config.algorithm] };
+    const payload = await verifyJwt(token, key, { issuer: config.issuer, audience: config.audience, ...algorithms }, logger, config.jwksUrl);
     return payload && identityOf(payload);
   };
 }

@@ -138,17 +138,22 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
   const orgId = connection.org_id;
   const desiredNow = (db: Tx) => findMappingsOfGroups(db, orgId, identity.groups).then(desiredOf);
   const existing = await managedUserOf(deps.db, orgId, connection.issuer, identity.subject);
+  const keptLastAdmin = (userId: string) =>
+    deps.logger.warn({ orgId, userId }, "SSO sign-in: the groups no longer imply this ADMIN's role, but it is the organization's last ADMIN; left as it is");
   if (existing) {
-    const { changes } = await deps.db.transaction().execute(async (tx) => planChanges(tx, orgId, existing.id, await desiredNow(tx)));
-    if (changes.length === 0) return existing;
+    const plan = await deps.db.transaction().execute(async (tx) => planChanges(tx, orgId, existing.id, await desiredNow(tx)));
+    if (plan.changes.length === 0) {
+      if (plan.keptLastAdmin) keptLastAdmin(existing.id);
+      return existing;
+    }
   }
   const user = await deps.db
     .transaction()
     .execute(async (tx) => {
       await lockOrgMemberships(tx, orgId);
       const { user } = await findOrCreateManagedUser(tx, { orgId, issuer: connection.issuer, subject: identity.subject, email: identity.email });
-      const { changes, keptLastAdmin } = await planChanges(tx, orgId, user.id, await desiredNow(tx));
-      if (keptLastAdmin) deps.logger.warn({ orgId, userId: user.id }, "SSO sign-in: the groups no longer make this user an ADMIN, but it is the organization's last ADMIN; left as it is");
+      const { changes, keptLastAdmin: kept } = await planChanges(tx, orgId, user.id, await desiredNow(tx));
+      if (kept) keptLastAdmin(user.id);
       for (const change of changes) {
         await apply(tx, orgId, user.id, change);
         const teamId = "teamId" in change ? change.teamId : null;

@@ -22,11 +22,18 @@ const BY_KEY_TYPE: Record<string, string[]> = {
   ed25519: ["EdDSA", "Ed25519"],
 };
 
+/** The algorithms the key verifies (a token of any other is a bad token, 401, before the key is tried). */
+function algorithmsOf(key: KeyObject): string[] {
+  if (key.asymmetricKeyType !== "ec") return BY_KEY_TYPE[key.asymmetricKeyType ?? ""] ?? [];
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1" ? ["ES512"] : [];
+}
+
 /** A PEM public key a connection can verify with; undefined when it is not one (bad PEM, a private key, an unsupported type). */
 export function parsePublicKey(pem: string): KeyObject | undefined {
   try {
     const key = createPublicKey({ key: pem, format: "pem" });
-    return key.type === "public" && BY_KEY_TYPE[key.asymmetricKeyType ?? ""] ? key : undefined;
+    return key.type === "public" && algorithmsOf(key).length > 0 ? key : undefined;
   } catch {
     return undefined;
   }
@@ -62,7 +69,7 @@ function keyOf(connection: SsoConnection): { key: JwtKey; algorithms: string[] }
   } else {
     const key = parsePublicKey(connection.public_key_pem ?? "");
     // Checked when the connection was set; a key that no longer parses verifies nothing.
-    entry = { version: connection.version, key: key ?? new Uint8Array(), algorithms: key ? BY_KEY_TYPE[key.asymmetricKeyType!]! : [] };
+    entry = { version: connection.version, key: key ?? new Uint8Array(), algorithms: key ? algorithmsOf(key) : [] };
   }
   keys.set(connection.org_id, entry);
   return entry;
