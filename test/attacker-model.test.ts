@@ -76,6 +76,8 @@ const KNOWN_ATTACKS: [Step[]][] = [
   [[{ op: "decideChainRun", caller: 1, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "decideChainRun", caller: 9, object: 0, principal: 0, choice: 0 }]],
   // Tool policy (issue 14): the team:manage_members holder, A's FULL_ACCESS key and B's creator may not set A's; A's creator may.
   [[{ op: "setToolPolicy", caller: 10, object: 0, principal: 0, choice: 0 }, { op: "setToolPolicyDocument", caller: 5, object: 0, principal: 0, choice: 0 }, { op: "setPhiRoles", caller: 16, object: 0, principal: 0, choice: 1 }, { op: "setToolPolicy", caller: 1, object: 0, principal: 0, choice: 0 }]],
+  // SSO (issue 16 §1): B's creator, A's team:manage_members holder and A's FULL_ACCESS key may not connect A's IdP or map its groups; A's creator may.
+  [[{ op: "setSsoConnection", caller: 16, object: 0, principal: 0, choice: 1 }, { op: "setSsoGroupMapping", caller: 10, object: 0, principal: 0, choice: 8 }, { op: "setSsoConnection", caller: 5, object: 0, principal: 0, choice: 1 }, { op: "deleteSsoGroupMapping", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "setSsoConnection", caller: 1, object: 0, principal: 0, choice: 1 }, { op: "setSsoGroupMapping", caller: 1, object: 0, principal: 0, choice: 8 }]],
 ];
 
 describe("an attacker with any account, or none, gets nothing its roles do not grant", () => {

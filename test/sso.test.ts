@@ -16,7 +16,6 @@ const A_ISSUER = "https://idp.org-a.test/";
 
 let app: TestApp;
 let jwks: Server;
-let jwksMode: "ok" | "500" = "ok";
 let jwksUrl: string;
 let platformKey: CryptoKey;
 let aKey: CryptoKey;
@@ -52,10 +51,6 @@ beforeAll(async () => {
   aKey = idp.privateKey;
   const jwk = { ...(await exportJWK(idp.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
   jwks = createServer((_req, res) => {
-    if (jwksMode === "500") {
-      res.statusCode = 500;
-      return res.end("down");
-    }
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ keys: [jwk] }));
   });

@@ -4,6 +4,7 @@ import { CHAIN_RUN_OPS, isChainRunOp, planChainRunStep } from "./attacker-steps-
 import { isToolPolicyOp, planToolPolicyStep, TOOL_POLICY_OPS } from "./attacker-steps-tool-policy.js";
 import { isLimitsOp, LIMITS_OPS, planLimitsOp } from "./attacker-steps-limits.js";
 import { IP_ALLOWLIST_OPS, planSetIpAllowlist } from "./attacker-steps-ip-allowlists.js";
+import { isSsoOp, planSsoStep, SSO_OPS } from "./attacker-steps-sso.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -14,7 +15,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS, ...SSO_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -85,6 +86,10 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
   const member = (p: Principal | undefined, t: string) =>
     !!p && ((p.kind === "USER" && inOrg(p, ref.object(t)?.org)) || (p.kind === "SERVICE_ACCOUNT" && p.team === t));
   const orgTarget = (org: string) => ({ variable: "o", id: org, visible: visible(org), ghost: ghost("org") });
+  if (isSsoOp(step.op)) {
+    const org = objectOf("org");
+    return planSsoStep({ ...step, op: step.op }, { target: orgTarget(org), manages: ref.orgPerms(caller, org).has("org:manage") }, { id: team, inOrg: !!teamOrg && teamOrg === org }, decide);
+  }
 
   switch (step.op) {
     case "setTeamRole": {

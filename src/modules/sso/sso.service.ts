@@ -26,8 +26,11 @@ export interface SsoConnectionInput {
   groupsClaim?: string | null;
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function text(value: string, what: string, max: number): string {
-  if (value.length === 0 || value.length > max || /[\u0000-\u001f\u007f]/.test(value)) throw badInput(`${what} must be 1 to ${max} characters, without control characters`);
+  if (value.length === 0 || value.length > max || CONTROL.test(value)) throw badInput(`${what} must be 1 to ${max} characters, without control characters`);
   return value;
 }
 
@@ -54,9 +57,10 @@ const asGrant = async (ctx: AppContext, m: SsoGroupMapping) => ({ orgRole: m.org
  */
 export async function setSsoConnection(ctx: AppContext, input: SsoConnectionInput): Promise<Organization> {
   expectId(input.organizationId, "Organization");
-  const caller = requireUser(ctx);
   const orgId = input.organizationId;
   await ctx.authz.require(orgRef(orgId), "manage");
+  // After the gate, so that the answer for an organization one cannot see is NOT_FOUND as everywhere.
+  const caller = requireUser(ctx);
   const issuer = text(input.issuer, "issuer", MAX_CLAIM);
   const audience = text(input.audience, "audience", MAX_CLAIM);
   const groupsClaim = text(input.groupsClaim ?? "groups", "groupsClaim", MAX_GROUP_LENGTH);
