@@ -110,13 +110,15 @@ describe("setSsoConnection", () => {
     expect(codes(await app.gql(b.admin.key, connect, { o: b.orgId, i: PLATFORM_ISSUER, a: AUDIENCE, j: jwksUrl }))).toEqual(["CONFLICT"]);
   });
 
-  it("only a person with org:manage: a MEMBER is FORBIDDEN, an outsider NOT_FOUND, a team key FORBIDDEN, signed out UNAUTHENTICATED", async () => {
+  it("only a person with org:manage: a MEMBER is FORBIDDEN, an outsider NOT_FOUND, a team key and a service account FORBIDDEN, signed out UNAUTHENTICATED", async () => {
     const member = await app.seed.member(a, "MEMBER");
     const vars = { o: a.orgId, i: "https://other.test/", a: "x", j: jwksUrl };
     expect(codes(await app.gql(member.key, connect, vars))).toEqual(["FORBIDDEN"]);
     expect(codes(await app.gql(b.admin.key, connect, vars))).toEqual(["NOT_FOUND"]);
     const key = await app.ok(a.admin.key, `mutation($t: ID!) { createApiKey(input: { name: "k", teamId: $t, type: FULL_ACCESS }) { secret } }`, { t: aTeam });
     expect(codes(await app.gql(key.createApiKey.secret, connect, vars))).toEqual(["FORBIDDEN"]);
+    const bot = await app.ok(a.admin.key, `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "sso-bot", role: ADMIN) { secret } }`, { t: aTeam });
+    expect(codes(await app.gql(bot.createServiceAccount.secret, connect, vars))).toEqual(["FORBIDDEN"]);
     expect(codes(await app.gql(undefined, connect, vars))).toEqual(["UNAUTHENTICATED"]);
   });
 });

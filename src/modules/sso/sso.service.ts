@@ -58,8 +58,9 @@ const asGrant = async (ctx: AppContext, m: SsoGroupMapping) => ({ orgRole: m.org
 export async function setSsoConnection(ctx: AppContext, input: SsoConnectionInput): Promise<Organization> {
   expectId(input.organizationId, "Organization");
   const orgId = input.organizationId;
-  await ctx.authz.require(orgRef(orgId), "manage");
-  // After the gate, so that the answer for an organization one cannot see is NOT_FOUND as everywhere.
+  // Those who merely browse the organization (its team keys) know it exists: they are FORBIDDEN;
+  // for everyone else it answers NOT_FOUND, as a nonexistent one. Then: only a person.
+  await ctx.authz.require(orgRef(orgId), "manage", "browse");
   const caller = requireUser(ctx);
   const issuer = text(input.issuer, "issuer", MAX_CLAIM);
   const audience = text(input.audience, "audience", MAX_CLAIM);
