@@ -4,6 +4,7 @@ import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./too
 
 export type { Sensitivity };
 import type { IpAllowlistTable } from "./ip-allowlist-table.js";
+import type { SsoConnectionTable, SsoGroupMappingTable } from "./sso-tables.js";
 import type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable } from "./authz-tables.js";
 
 export type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable };
@@ -71,29 +72,6 @@ export interface TeamMembershipTable {
   /** As OrgMembershipTable.sso_managed. */
   sso_managed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
-}
-
-/** An organization's own identity provider (issue 16 §1). */
-export interface SsoConnectionTable {
-  org_id: string;
-  issuer: string;
-  audience: string;
-  jwks_url: string | null;
-  public_key_pem: string | null;
-  groups_claim: string;
-  version: ColumnType<number, number | undefined, number>;
-  updated_by: string | null;
-  updated_at: ColumnType<Date, Date | undefined, Date>;
-}
-
-/** An IdP group of a connection's tokens → the org role and team roles it implies. */
-export interface SsoGroupMappingTable {
-  org_id: string;
-  group_name: string;
-  org_role: OrgRole | null;
-  teams: ColumnType<{ teamId: string; role: TeamRole }[], string, string>;
-  set_by: string;
-  updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface InvitationTable {
