@@ -46,6 +46,11 @@ export interface Config {
    */
   redisUrl: string | undefined;
   /**
+   * Organizations' SSO connections (issue 16 §1): their JWKS is fetched by this server, so a
+   * jwksUrl must be https unless SSO_JWKS_ALLOW_HTTP (tests, a local IdP) allows http.
+   */
+  sso: { allowHttpJwks: boolean };
+  /**
    * The URL clients reach this API at (PUBLIC_URL), published as the AuthZEN PDP identifier in
    * GET /.well-known/authzen-configuration. Absent: the origin each request was addressed to.
    */
@@ -166,8 +171,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\/[^\s/]/.test(redisUrl)) problems.push("REDIS_URL must start with redis:// or rediss:// and name a host (redis://127.0.0.1:6379)");
 
+  const allowHttpJwks = parseBoolean(env.SSO_JWKS_ALLOW_HTTP ?? "false");
+  if (allowHttpJwks === undefined) problems.push(`SSO_JWKS_ALLOW_HTTP must be true or false, got "${env.SSO_JWKS_ALLOW_HTTP}"`);
+  const sso = { allowHttpJwks: allowHttpJwks ?? false };
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, admission, http, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, admission, http, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl, sso };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -82,6 +82,8 @@ const KNOWN_ATTACKS: [Step[]][] = [
   [[{ op: "rotateApiKey", caller: 10, object: 4, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 10, object: 14, principal: 0, choice: 0 }, { op: "grantEnvironmentAccess", caller: 1, object: 1, principal: 4, choice: 0 }, { op: "rotateApiKey", caller: 2, object: 4, principal: 0, choice: 2 }, { op: "rotateApiKey", caller: 16, object: 4, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 1, object: 1, principal: 0, choice: 0 }, { op: "rotateApiKey", caller: 2, object: 1, principal: 0, choice: 2 }]],
   // Key policy: A's t1-admin is FORBIDDEN, B's creator NOT_FOUND, A's creator sets it; a cap of 0 days is refused.
   [[{ op: "setKeyPolicy", caller: 2, object: 0, principal: 0, choice: 8 }, { op: "setKeyPolicy", caller: 16, object: 0, principal: 0, choice: 9 }, { op: "setKeyPolicy", caller: 1, object: 0, principal: 0, choice: 2 }, { op: "setKeyPolicy", caller: 1, object: 0, principal: 0, choice: 4 }]],
+  // SSO (issue 16 §1): B's creator, A's team:manage_members holder and A's FULL_ACCESS key may not connect A's IdP or map its groups; A's creator may.
+  [[{ op: "setSsoConnection", caller: 16, object: 0, principal: 0, choice: 1 }, { op: "setSsoGroupMapping", caller: 10, object: 0, principal: 0, choice: 8 }, { op: "setSsoConnection", caller: 5, object: 0, principal: 0, choice: 1 }, { op: "deleteSsoGroupMapping", caller: 16, object: 0, principal: 0, choice: 0 }, { op: "setSsoConnection", caller: 1, object: 0, principal: 0, choice: 1 }, { op: "setSsoGroupMapping", caller: 1, object: 0, principal: 0, choice: 8 }]],
 ];
 
 describe("an attacker with any account, or none, gets nothing its roles do not grant", () => {

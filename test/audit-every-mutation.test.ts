@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { getIntrospectionQuery } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type SeededOrg, type TestApp } from "./helpers/app.js";
@@ -84,6 +85,10 @@ beforeAll(async () => {
   await step("removeTeamMember", "team.member.remove", `mutation($t: ID!, $u: ID!) { removeTeamMember(teamId: $t, principalId: $u) }`, { t: team, u: user });
   await step("removeMember", "member.remove", `mutation($o: ID!, $u: ID!) { removeMember(organizationId: $o, userId: $u) }`, { o, u: user });
   await step("deleteTeam", "team.delete", `mutation($t: ID!) { deleteTeam(id: $t) }`, { t: team });
+  const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+  await step("setSsoConnection", "sso.set_connection", `mutation($o: ID!, $p: String!) { setSsoConnection(organizationId: $o, issuer: "https://idp.audited.test/", audience: "orgraph", publicKeyPem: $p) { id } }`, { o, p: pem });
+  await step("setSsoGroupMapping", "sso.set_group_mapping", `mutation($o: ID!) { setSsoGroupMapping(organizationId: $o, group: "eng", orgRole: MEMBER) { group } }`, { o });
+  await step("deleteSsoGroupMapping", "sso.delete_group_mapping", `mutation($o: ID!) { deleteSsoGroupMapping(organizationId: $o, group: "eng") }`, { o });
   await step("createOrganization", "organization.create", `mutation { createOrganization(name: "Another") { id } }`);
 });
 afterAll(() => app?.close());

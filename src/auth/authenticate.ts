@@ -1,6 +1,9 @@
 import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { apiKeyBySecretHash } from "../modules/api-key/api-key.service.js";
+import { ManagedEmailTaken, signInThroughConnection } from "../modules/sso/sso-sign-in.service.js";
+import { connectionOfToken, verifySsoToken } from "../modules/sso/sso-verify.js";
+import type { SsoConnection } from "../modules/sso/sso-verify.js";
 import { findOrCreateUser, verifyAccount } from "../modules/user/user.service.js";
 import { IpNotAllowedError, ipRefusalRecorder, refuseKeyFromOutside, type RequestOrigin } from "./ip-refusal.js";
 import type { JwtVerifier } from "./jwt.js";
@@ -28,7 +31,7 @@ export async function authenticateRequest(
 ): Promise<{ principal: Principal | undefined; authz: Authorizer }> {
   // One snapshot for the request: the key cache and the permission checks use the same stamp.
   const snapshot = new RequestSnapshot(deps.consistency);
-  const principal = await authenticate(deps, jwt, header, snapshot);
+  const principal = await authenticate(deps, jwt, header, snapshot, origin?.requestId ?? null);
   const context = origin?.clientIp ? { clientIp: origin.clientIp } : {};
   const listener = origin && ipRefusalRecorder(deps, principal, origin);
   const authz = new Authorizer(deps, principal && subjectOf(principal), snapshot, context, listener);
@@ -36,14 +39,19 @@ export async function authenticateRequest(
   return { principal, authz };
 }
 
-async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null, snapshot: RequestSnapshot): Promise<Principal | undefined> {
+async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header: string | null, snapshot: RequestSnapshot, requestId: string | null): Promise<Principal | undefined> {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError("The Authorization header must be `Bearer <API key or token>`");
   const credential = match[1]!;
   const kind = parseSecret(credential);
   if (kind && kind !== "ogi") return authenticateApiKey(deps, credential, snapshot);
-  if (jwt && credential.split(".").length === 3) return authenticateJwt(deps, jwt, credential);
+  if (credential.split(".").length === 3) {
+    // An organization's own IdP (its SSO connection) when the token names one; else the platform's.
+    const connection = await connectionOfToken(deps.db, credential);
+    if (connection) return authenticateSso(deps, connection, credential, requestId);
+    if (jwt) return authenticateJwt(deps, jwt, credential);
+  }
   throw new AuthenticationError("Invalid credentials");
 }
 
@@ -74,6 +82,21 @@ async function authenticateApiKey(deps: AppDeps, secret: string, snapshot: Reque
   if (key.kind === "PERSONAL") return { kind: "USER", id: key.user_id!, via };
   if (key.kind === "SERVICE_ACCOUNT") return { kind: "SERVICE_ACCOUNT", id: key.service_account_id!, teamId: key.team_id!, via };
   return { kind: "API_KEY", id: key.id, teamId: key.team_id!, via };
+}
+
+/**
+ * A token of an organization's SSO connection signs in the account that organization manages
+ * for its subject (never a platform account: modules/sso), reconciling its memberships there.
+ */
+async function authenticateSso(deps: AppDeps, connection: SsoConnection, token: string, requestId: string | null): Promise<Principal> {
+  const identity = await verifySsoToken(connection, token, deps.logger);
+  if (!identity || identity.email.length > 254) throw new AuthenticationError("Invalid or expired token");
+  const user = await signInThroughConnection(deps, connection, identity, requestId).catch((error: unknown) => {
+    if (!(error instanceof ManagedEmailTaken)) throw error;
+    deps.logger.warn({ orgId: connection.org_id, issuer: connection.issuer }, "SSO sign-in refused: another account of this organization has the token's email");
+    throw new AuthenticationError("Invalid or expired token");
+  });
+  return { kind: "USER", id: user.id, via: { method: "jwt", subject: identity.subject } };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
 import type { Config } from "../config.js";
 import { authzUnavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -35,19 +35,34 @@ export async function createJwtVerifier(config: NonNullable<Config["jwt"]>): Pro
     ? createRemoteJWKSet(new URL(config.jwksUrl))
     : await importSPKI(config.publicKeyPem ?? "", config.algorithm);
   return async (token, logger) => {
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], {
-        issuer: config.issuer,
-        audience: config.audience,
-      }));
-    } catch (error) {
-      if (BAD_TOKEN.has((error as { code?: string }).code ?? "")) return undefined;
-      logger.error({ err: error, jwksUrl: config.jwksUrl }, "the issuer's keys (JWKS) could not be fetched: OIDC tokens cannot be verified");
-      throw authzUnavailable();
-    }
-    const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : "";
-    if (!email || payload.email_verified === false || !payload.sub) return undefined;
-    return { email, subject: payload.sub, emailVerified: payload.email_verified === true };
+    // With a PEM key, only its algorithm: a token of another would fail on the key (an error
+    // that is no outage) instead of as the bad token it is.
+    const algorithms = config.jwksUrl ? {} : { algorithms: [config.algorithm] };
+    const payload = await verifyJwt(token, key, { issuer: config.issuer, audience: config.audience, ...algorithms }, logger, config.jwksUrl);
+    return payload && identityOf(payload);
   };
+}
+
+export type JwtKey = Parameters<typeof jwtVerify>[1];
+
+/**
+ * The token's payload when `key` verifies it under `options`; undefined for a bad token (401);
+ * AUTHZ_UNAVAILABLE (503, logged) when the keys cannot be fetched. Shared by the platform's
+ * verifier and the organizations' SSO connections (modules/sso).
+ */
+export async function verifyJwt(token: string, key: JwtKey, options: JWTVerifyOptions, logger: Logger, jwksUrl: string | undefined): Promise<JWTPayload | undefined> {
+  try {
+    return (await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], options)).payload;
+  } catch (error) {
+    if (BAD_TOKEN.has((error as { code?: string }).code ?? "")) return undefined;
+    logger.error({ err: error, jwksUrl }, "the issuer's keys (JWKS) could not be fetched: OIDC tokens cannot be verified");
+    throw authzUnavailable();
+  }
+}
+
+/** The email (required, lower-cased; refused when the issuer says it is unverified) and subject of a verified payload. */
+export function identityOf(payload: JWTPayload): { email: string; subject: string; emailVerified: boolean } | undefined {
+  const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : "";
+  if (!email || payload.email_verified === false || !payload.sub) return undefined;
+  return { email, subject: payload.sub, emailVerified: payload.email_verified === true };
 }

@@ -5,6 +5,7 @@ import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./too
 export type { Sensitivity };
 import type { IpAllowlistTable } from "./ip-allowlist-table.js";
 import type { AccessRequestTable } from "./access-request-table.js";
+import type { SsoConnectionTable, SsoGroupMappingTable } from "./sso-tables.js";
 import type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable } from "./authz-tables.js";
 
 export type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable };
@@ -38,6 +39,11 @@ export interface UserTable {
   display_name: string;
   /** Null until the first verified sign-in (OIDC, email_verified) of an account made by a signed-out invitation acceptance. */
   verified_at: Date | null;
+  /** The organization whose SSO connection provisioned the account (a managed account); null for platform accounts. */
+  managed_by_org_id: ColumnType<string | null, string | null | undefined, never>;
+  /** A managed account's issuer and subject: how its connection's tokens find it again. */
+  sso_issuer: ColumnType<string | null, string | null | undefined, never>;
+  sso_subject: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 
@@ -45,6 +51,8 @@ export interface OrgMembershipTable {
   org_id: string;
   user_id: string;
   role: OrgRole;
+  /** Reconciled by the organization's SSO connection at every sign-in; false: granted by hand, never touched by SSO. */
+  sso_managed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 
@@ -66,6 +74,8 @@ export interface TeamMembershipTable {
   principal_id: string;
   principal_type: Exclude<PrincipalType, "api_key">;
   role: TeamRole;
+  /** As OrgMembershipTable.sso_managed. */
+  sso_managed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 
@@ -288,6 +298,8 @@ export interface Database {
   tool_policy_phi_roles: ToolPolicyPhiRoleTable;
   ip_allowlists: IpAllowlistTable;
   access_requests: AccessRequestTable;
+  sso_connections: SsoConnectionTable;
+  sso_group_mappings: SsoGroupMappingTable;
 }
 
 export type Db = Kysely<Database>;

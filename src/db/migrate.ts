@@ -14,6 +14,7 @@ import * as ipAllowlists from "./migrations/2026_12_03_0013_ip_allowlists.js";
 import * as limits from "./migrations/2026_12_03_0014_limits.js";
 import * as toolPolicies from "./migrations/2026_12_03_0015_tool_policies.js";
 import * as keyLifecycle from "./migrations/2026_12_04_0016_key_lifecycle.js";
+import * as sso from "./migrations/2026_12_04_0017_sso.js";
 import * as accessRequests from "./migrations/2026_12_04_0018_access_requests.js";
 
 // Listed explicitly (not read from a folder) so the set is the same under tsx, vitest and
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "2026_12_03_0014_limits": limits,
   "2026_12_03_0015_tool_policies": toolPolicies,
   "2026_12_04_0016_key_lifecycle": keyLifecycle,
+  "2026_12_04_0017_sso": sso,
   "2026_12_04_0018_access_requests": accessRequests,
 };
 

@@ -25,6 +25,7 @@ import "../modules/ip-allowlist/ip-allowlist.graphql.js";
 import "../modules/explain/explain.graphql.js";
 import "../modules/key-policy/key-policy.graphql.js";
 import "../modules/access-request/access-request.graphql.js";
+import "../modules/sso/sso.graphql.js";
 
 // Every mutation, allowed, denied or failed, leaves an audit event (graphql/audit-plugin.ts).
 export const schema = builder.toSchema();

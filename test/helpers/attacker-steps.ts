@@ -6,6 +6,7 @@ import { isLimitsOp, LIMITS_OPS, planLimitsOp } from "./attacker-steps-limits.js
 import { IP_ALLOWLIST_OPS, planSetIpAllowlist } from "./attacker-steps-ip-allowlists.js";
 import { isKeyLifecycleOp, KEY_LIFECYCLE_OPS, planKeyLifecycleOp } from "./attacker-steps-key-lifecycle.js";
 import { ACCESS_REQUEST_OPS, isAccessRequestOp, planAccessRequestStep } from "./attacker-steps-access-requests.js";
+import { isSsoOp, planSsoStep, SSO_OPS } from "./attacker-steps-sso.js";
 
 /**
  * Each attack step: the GraphQL call, what the reference expects of it (from the rules of
@@ -16,7 +17,7 @@ export const OPS = [
   "setTeamRole", "removeTeamMember", "setOrgRole", "removeMember", "inviteMember", "acceptInvitation", "revokeInvitation",
   "createTeamKey", "createServiceAccountKey", "createServiceAccount", "grantEnvironmentAccess", "revokeEnvironmentAccess",
   "setEnvironmentRestricted", "shareChain", "assignRole", "updateRole", "renameTeam", "setBillingEmail", ...CHAIN_RUN_OPS,
-  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS, ...KEY_LIFECYCLE_OPS, ...ACCESS_REQUEST_OPS,
+  ...DEPLOYMENT_OPS, ...TOOL_POLICY_OPS, ...LIMITS_OPS, ...IP_ALLOWLIST_OPS, ...KEY_LIFECYCLE_OPS, ...ACCESS_REQUEST_OPS, ...SSO_OPS,
 ] as const;
 export type Op = (typeof OPS)[number];
 /** Indices are taken modulo the pool they pick from, so a step means something in every world. */
@@ -89,6 +90,10 @@ export function plan(step: Step, caller: Principal, ref: Reference): Attempt {
     !!p && ((p.kind === "USER" && inOrg(p, ref.object(t)?.org)) || (p.kind === "SERVICE_ACCOUNT" && p.team === t));
   const orgTarget = (org: string) => ({ variable: "o", id: org, visible: visible(org), ghost: ghost("org") });
   if (isAccessRequestOp(step.op)) return planAccessRequestStep(step, caller, ref, { objectOf, visible, holds, inOrg, ghost });
+  if (isSsoOp(step.op)) {
+    const org = objectOf("org");
+    return planSsoStep({ ...step, op: step.op }, { target: orgTarget(org), manages: ref.orgPerms(caller, org).has("org:manage") }, { id: team, inOrg: !!teamOrg && teamOrg === org }, decide);
+  }
 
   switch (step.op) {
     case "setTeamRole": {

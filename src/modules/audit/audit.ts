@@ -170,3 +170,27 @@ export async function recordIpRefusal(
     deps.logger.error({ err: error }, "could not record an IP allowlist refusal in the security log");
   }
 }
+
+/**
+ * A change an organization's identity provider made (an SSO sign-in's reconciliation, issue 16
+ * §1), chained into that organization's log: no principal acted, so the actor is empty, the
+ * method is `sso` and the credential is the connection's issuer.
+ */
+export async function recordIdpChange(
+  tx: Tx,
+  event: { orgId: string; issuer: string; action: string; teamId: string | null; targetId: string; diff: unknown; requestId: string | null },
+): Promise<void> {
+  await appendAuditEvent(tx, {
+    orgId: event.orgId,
+    teamId: event.teamId,
+    actorId: null,
+    authMethod: "sso",
+    authRef: capString(event.issuer),
+    action: event.action,
+    targetId: event.targetId,
+    result: "SUCCESS",
+    error: null,
+    diff: capDiff(event.diff) ?? null,
+    requestId: event.requestId,
+  });
+}

@@ -143,7 +143,10 @@ async function invitedCaller(ctx: AppContext, invitation: Invitation): Promise<U
     return undefined;
   }
   const user = ctx.principal.kind === "USER" ? await userById(ctx.db, ctx.principal.id) : undefined;
-  if (user?.email !== invitation.email) throw forbidden("This invitation was sent to another email address");
+  // A managed account (SSO-provisioned) belongs to its organization only: its email is whatever
+  // that organization's IdP said, so it never answers another organization's invitation.
+  const foreignManaged = user?.managed_by_org_id != null && user.managed_by_org_id !== invitation.org_id;
+  if (user?.email !== invitation.email || foreignManaged) throw forbidden("This invitation was sent to another email address");
   return user;
 }
 

@@ -66,7 +66,7 @@ builder.objectFields(OrganizationRef, (t) => ({
   }),
 }));
 
-const TeamRoleInput = builder.inputType("TeamRoleInput", {
+export const TeamRoleInput = builder.inputType("TeamRoleInput", {
   fields: (t) => ({
     teamId: t.id({ required: true }),
     role: t.field({ type: TeamRoleEnum, required: true }),

@@ -3,7 +3,7 @@ import { ORG_ROLE_GRANTS, requireHeld } from "../../authz/no-escalation.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { OrgRole } from "../../db/database.js";
+import type { OrgRole, Tx } from "../../db/database.js";
 import { conflict, notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
@@ -44,18 +44,27 @@ export async function removeMember(ctx: AppContext, orgId: string, userId: strin
     const membership = await orgMembershipOf(tx, orgId, userId);
     if (!membership) throw notFound("That user is not a member of this organization");
     if (membership.role === "ADMIN" && (await orgAdminCount(tx, orgId)) <= 1) throw lastAdmin();
-    await removeOrgMembership(tx, orgId, userId);
-    await leaveTeamsOf(tx, orgId, userId);
-    await removeRoleAssignmentsInOrg(tx, orgId, userId);
-    // Every relationship recorded under the organization whose subject is the user, and the
-    // one that lets its members see the user.
-    const remove = [
-      ...(await findRelationships(tx, { orgId, subject: ref("user", userId) })),
-      userInOrg(userId, orgId),
-    ];
-    await writeRelationships(tx, { orgId }, { remove });
+    await removeMembershipIn(tx, orgId, userId);
   });
   return true;
+}
+
+/**
+ * The cascade of a removal, in the caller's transaction (under lockOrgMemberships, authorized,
+ * last-ADMIN rule checked): the membership, every team of the organization, every grant in it.
+ * removeMember and the SSO sign-in's reconciliation (modules/sso) both go through here.
+ */
+export async function removeMembershipIn(tx: Tx, orgId: string, userId: string): Promise<void> {
+  await removeOrgMembership(tx, orgId, userId);
+  await leaveTeamsOf(tx, orgId, userId);
+  await removeRoleAssignmentsInOrg(tx, orgId, userId);
+  // Every relationship recorded under the organization whose subject is the user, and the
+  // one that lets its members see the user.
+  const remove = [
+    ...(await findRelationships(tx, { orgId, subject: ref("user", userId) })),
+    userInOrg(userId, orgId),
+  ];
+  await writeRelationships(tx, { orgId }, { remove });
 }
 
 export async function setOrgRole(ctx: AppContext, orgId: string, userId: string, role: OrgRole): Promise<OrgMembership> {

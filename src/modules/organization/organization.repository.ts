@@ -41,16 +41,18 @@ export async function countAdmins(tx: Tx, orgId: string): Promise<number> {
   return Number(row.count);
 }
 
-export const insertOrgMembership = (tx: Tx, orgId: string, userId: string, role: OrgRole) =>
-  tx.insertInto("org_memberships").values({ org_id: orgId, user_id: userId, role }).execute();
+/** `ssoManaged`: granted by the organization's SSO connection (reconciled at each sign-in); false: by hand. */
+export const insertOrgMembership = (tx: Tx, orgId: string, userId: string, role: OrgRole, ssoManaged = false) =>
+  tx.insertInto("org_memberships").values({ org_id: orgId, user_id: userId, role, sso_managed: ssoManaged }).execute();
 
 export const deleteOrgMembership = (tx: Tx, orgId: string, userId: string) =>
   tx.deleteFrom("org_memberships").where("org_id", "=", orgId).where("user_id", "=", userId).execute();
 
-export const updateOrgMembershipRole = (tx: Tx, orgId: string, userId: string, role: OrgRole) =>
+/** A change by hand (the default) makes the membership by hand: SSO leaves it alone from then on. */
+export const updateOrgMembershipRole = (tx: Tx, orgId: string, userId: string, role: OrgRole, ssoManaged = false) =>
   tx
     .updateTable("org_memberships")
-    .set({ role })
+    .set({ role, sso_managed: ssoManaged })
     .where("org_id", "=", orgId)
     .where("user_id", "=", userId)
     .returningAll()

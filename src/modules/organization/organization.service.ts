@@ -8,6 +8,8 @@ import { expectId } from "../../ids.js";
 import { validEmail, validName } from "../../validation.js";
 import { writeTransaction } from "../../write.js";
 import { requireUser } from "../../auth/caller.js";
+import { forbidden } from "../../errors.js";
+import { userById } from "../user/user.service.js";
 import { createDefaultTeam } from "../team/team.service.js";
 import { orgAdmitsEveryAddress, orgRole, userInOrg } from "./organization.relationships.js";
 import { countAdmins, deleteOrgMembership, findOrganization, findOrganizations, findOrgMembership, insertOrganization, insertOrgMembership, listOrgMemberships, lockOrganization, renameOrganizationRow, updateOrgMembershipRole, type Organization, updateBillingEmail } from "./organization.repository.js";
@@ -19,6 +21,10 @@ export const orgRef = (id: string) => ref("organization", id);
 /** Any user may create an organization; they become its ADMIN and ADMIN of its default team. */
 export async function createOrganization(ctx: AppContext, name: string): Promise<Organization> {
   const user = requireUser(ctx);
+  // A managed account (SSO-provisioned) belongs to its organization only.
+  if ((await userById(ctx.db, user.id))?.managed_by_org_id) {
+    throw forbidden("An account managed by an organization's single sign-on cannot create organizations");
+  }
   const orgName = validName(name, "organization name");
   return writeTransaction(ctx, (tx) => createOrganizationIn(tx, orgName, user.id));
 }

@@ -3,7 +3,7 @@ import { customRoleGrants, ENVIRONMENT_GRANT, requireHeld, TEAM_ROLE_GRANTS } fr
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppContext } from "../../context.js";
-import type { TeamRole } from "../../db/database.js";
+import type { TeamRole, Tx } from "../../db/database.js";
 import { notFound } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
@@ -106,16 +106,30 @@ async function takeOutOfTeam(ctx: AppContext, team: Team, current: TeamMembershi
   const principal = ref(current.principal_type, principalId);
   await requireCanTakeAway(ctx, teamId, principal, current.role);
   describeAudit(ctx, { orgId: team.org_id, teamId, targetId: principalId, diff: { role: { before: current.role, after: null } } });
-  await writeTransaction(ctx, async (tx) => {
-    await deleteTeamMembership(tx, teamId, principalId);
-    await removeRoleAssignmentsInTeam(tx, teamId, principalId);
-    const remove = await findRelationships(tx, { teamId, subject: principal });
-    if (current.principal_type === "service_account") {
-      const keyIds = await keyIdsOfServiceAccount(tx, principalId);
-      remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
-      for (const keyId of keyIds) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", keyId) })));
-      await removeServiceAccountRow(tx, principalId);
-    }
-    await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
-  });
+  await writeTransaction(ctx, (tx) => leaveTeamIn(tx, team, principal));
+}
+
+/**
+ * The principal leaves the team, in the caller's transaction (authorized): its membership, its
+ * custom roles there and every relationship of it in the team; a service account is deleted
+ * with its keys. removeTeamMember and the SSO sign-in's reconciliation go through here.
+ */
+export async function leaveTeamIn(tx: Tx, team: Pick<Team, "id" | "org_id">, principal: ObjectRef): Promise<void> {
+  const { id: teamId } = team;
+  await deleteTeamMembership(tx, teamId, principal.id);
+  await removeRoleAssignmentsInTeam(tx, teamId, principal.id);
+  const remove = await findRelationships(tx, { teamId, subject: principal });
+  if (principal.type === "service_account") {
+    const keyIds = await keyIdsOfServiceAccount(tx, principal.id);
+    remove.push(...(await findRelationships(tx, { teamId, resource: principal })));
+    for (const keyId of keyIds) remove.push(...(await findRelationships(tx, { teamId, resource: ref("api_key", keyId) })));
+    await removeServiceAccountRow(tx, principal.id);
+  }
+  await writeRelationships(tx, { orgId: team.org_id, teamId }, { remove });
+}
+
+/** An SSO reconciliation's role change of a team membership it manages (stays SSO-managed), in the caller's transaction. */
+export async function changeTeamRoleIn(tx: Tx, team: Pick<Team, "id" | "org_id">, principal: ObjectRef, from: TeamRole, to: TeamRole): Promise<void> {
+  await updateTeamMembershipRole(tx, team.id, principal.id, to, true);
+  await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { remove: [teamRole(team.id, principal, from)], add: [teamRole(team.id, principal, to)] });
 }

@@ -57,11 +57,11 @@ export const listMembershipsInOrg = (db: Db | Tx, orgId: string, principalId: st
 
 export const insertTeamMembership = (
   tx: Tx,
-  values: { teamId: string; principalId: string; principalType: TeamMembership["principal_type"]; role: TeamRole },
+  values: { teamId: string; principalId: string; principalType: TeamMembership["principal_type"]; role: TeamRole; ssoManaged?: boolean },
 ) =>
   tx
     .insertInto("team_memberships")
-    .values({ team_id: values.teamId, principal_id: values.principalId, principal_type: values.principalType, role: values.role })
+    .values({ team_id: values.teamId, principal_id: values.principalId, principal_type: values.principalType, role: values.role, sso_managed: values.ssoManaged ?? false })
     .returningAll()
     .executeTakeFirstOrThrow();
 
@@ -90,10 +90,11 @@ export async function deleteTeamRow(tx: Tx, id: string): Promise<void> {
   await tx.deleteFrom("teams").where("id", "=", id).execute();
 }
 
-export const updateTeamMembershipRole = (tx: Tx, teamId: string, principalId: string, role: TeamRole) =>
+/** As updateOrgMembershipRole: a change by hand (the default) makes the membership by hand. */
+export const updateTeamMembershipRole = (tx: Tx, teamId: string, principalId: string, role: TeamRole, ssoManaged = false) =>
   tx
     .updateTable("team_memberships")
-    .set({ role })
+    .set({ role, sso_managed: ssoManaged })
     .where("team_id", "=", teamId)
     .where("principal_id", "=", principalId)
     .returningAll()

@@ -128,12 +128,13 @@ export async function createDefaultTeam(tx: Tx, orgId: string, name: string, adm
  * member, accepting an invitation, creating a service account or an organization) goes
  * through here; the caller has authorized it.
  */
-export async function joinTeam(tx: Tx, team: Pick<Team, "id" | "org_id">, principal: ObjectRef, role: TeamRole): Promise<TeamMembership> {
+export async function joinTeam(tx: Tx, team: Pick<Team, "id" | "org_id">, principal: ObjectRef, role: TeamRole, options: { ssoManaged?: boolean } = {}): Promise<TeamMembership> {
   const membership = await insertTeamMembership(tx, {
     teamId: team.id,
     principalId: principal.id,
     principalType: principal.type as TeamMembership["principal_type"],
     role,
+    ssoManaged: options.ssoManaged ?? false,
   });
   await writeRelationships(tx, { orgId: team.org_id, teamId: team.id }, { add: [teamRole(team.id, principal, role)] });
   return membership;

@@ -5,8 +5,38 @@ export type User = Row<"users">;
 
 export const findUser = (db: Db | Tx, id: string) => db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
 
+/**
+ * The platform account with this email. Managed accounts (provisioned by an organization's SSO
+ * connection) are never found by email: that organization's IdP can mint any email.
+ */
 export const findUserByEmail = (db: Db | Tx, email: string) =>
-  db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
+  db.selectFrom("users").selectAll().where("email", "=", email).where("managed_by_org_id", "is", null).executeTakeFirst();
+
+/** The account the organization's connection provisioned for this issuer's subject, if any. */
+export const findManagedUser = (db: Db | Tx, orgId: string, issuer: string, subject: string) =>
+  db
+    .selectFrom("users")
+    .selectAll()
+    .where("managed_by_org_id", "=", orgId)
+    .where("sso_issuer", "=", issuer)
+    .where("sso_subject", "=", subject)
+    .executeTakeFirst();
+
+/** A new account managed by the organization (verified: its IdP vouches for the email). */
+export const insertManagedUser = (tx: Tx, values: { orgId: string; issuer: string; subject: string; email: string }) =>
+  tx
+    .insertInto("users")
+    .values({
+      id: newId("User"),
+      email: values.email,
+      display_name: values.email.split("@")[0] ?? values.email,
+      verified_at: new Date(),
+      managed_by_org_id: values.orgId,
+      sso_issuer: values.issuer,
+      sso_subject: values.subject,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
 
 /** A new user row. */
 export const insertUser = (tx: Tx, values: { email: string; verified: boolean }) =>

@@ -6,7 +6,7 @@ import { revokeKeysMintedBy } from "../api-key/api-key.service.js";
 import { revokeInvitationsSentBy } from "../member/invitation.service.js";
 import type { Tx } from "../../db/database.js";
 import { userSelf } from "./user.relationships.js";
-import { findUser, findUserByEmail, insertUser, markVerified, type User } from "./user.repository.js";
+import { findManagedUser, findUser, findUserByEmail, insertManagedUser, insertUser, markVerified, type User } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
@@ -35,7 +35,8 @@ export async function verifyAccount(deps: AppDeps, userId: string): Promise<void
 }
 
 /**
- * The user with this email, created if new. Users belong to no organization by themselves,
+ * The platform account with this email, created if new (managed accounts are never reached by
+ * email: user.repository.ts findUserByEmail). Users belong to no organization by themselves,
  * so their one relationship (self) is recorded outside any organization. `verified`: whoever
  * creates the account vouches for the email (an OIDC token with email_verified, the operator
  * running bootstrap); a signed-out invitation acceptance does not.
@@ -47,6 +48,24 @@ export async function findOrCreateUser(tx: Tx, email: string, options: { verifie
   await writeRelationships(tx, {}, { add: [userSelf(user.id)] });
   return { user, created: true };
 }
+
+/**
+ * The account an organization's SSO connection signs in for this issuer's subject, created
+ * (managed by the organization, with its self relationship) if new, in the caller's transaction.
+ */
+export async function findOrCreateManagedUser(
+  tx: Tx,
+  identity: { orgId: string; issuer: string; subject: string; email: string },
+): Promise<{ user: User; created: boolean }> {
+  const existing = await findManagedUser(tx, identity.orgId, identity.issuer, identity.subject);
+  if (existing) return { user: existing, created: false };
+  const user = await insertManagedUser(tx, identity);
+  await writeRelationships(tx, {}, { add: [userSelf(user.id)] });
+  return { user, created: true };
+}
+
+/** A managed account's id lookup without creating: for the read-only pass before a sign-in's transaction. */
+export const managedUserOf = findManagedUser;
 
 /* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
 
