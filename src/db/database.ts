@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
+import type { ColumnType, Insertable, Kysely, Selectable, Transaction } from "kysely";
 import type { ChainRunDecisionTable, ChainRunTable, ChainVersionTable } from "./chain-tables.js";
 import type { Sensitivity, ToolPolicyPhiRoleTable, ToolPolicyTable } from "./tool-policy-tables.js";
 
@@ -7,6 +7,8 @@ import type { IpAllowlistTable } from "./ip-allowlist-table.js";
 import type { AccessRequestTable } from "./access-request-table.js";
 import type { SsoConnectionTable, SsoGroupMappingTable } from "./sso-tables.js";
 import type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable } from "./authz-tables.js";
+import type { AuditEventTable, AuditResult, SecurityEventTable, SecurityLogDropTable } from "./audit-tables.js";
+export type { AuditEventTable, AuditResult, SecurityEventTable, SecurityLogDropTable };
 
 export type { AuthzOutboxTable, AuthzRelationshipTable, AuthzStateTable };
 
@@ -142,7 +144,7 @@ export interface ModelTable {
   created_at: CreatedAt;
 }
 
-type Json = ColumnType<unknown, string | null, string | null>;
+export type Json = ColumnType<unknown, string | null, string | null>;
 
 export interface DeploymentTable {
   id: string;
@@ -197,32 +199,6 @@ export interface UsageCountTable {
   invocations: ColumnType<string, number, number>;
 }
 
-export type AuditResult = "SUCCESS" | "DENIED" | "ERROR";
-
-export interface AuditEventTable {
-  id: string;
-  /** The hash chain it belongs to: its organization's id ("" for events of older versions outside any: those now go to security_events). */
-  chain: string;
-  /** Its position in the chain. */
-  seq: ColumnType<string, number, never>;
-  org_id: string | null;
-  team_id: string | null;
-  at: Date;
-  actor_id: string | null;
-  /** api_key or jwt. */
-  auth_method: string | null;
-  /** The key id or the JWT subject. */
-  auth_ref: string | null;
-  action: string;
-  target_id: string | null;
-  result: AuditResult;
-  error: string | null;
-  diff: Json;
-  request_id: string | null;
-  prev_hash: string;
-  hash: string;
-}
-
 export interface RoleTable {
   id: string;
   org_id: string;
@@ -236,35 +212,6 @@ export interface RoleAssignmentTable {
   team_id: string;
   principal_id: string;
   created_at: CreatedAt;
-}
-
-
-/** A mutation by a caller who is not a member of the organization it names (migration 0009). */
-export interface SecurityEventTable {
-  seq: Generated<string>;
-  at: Date;
-  /** Whose rows these are, for the per-source bound: `addr:<client address>` signed out, else `principal:<kind>:<id>`. */
-  source: string;
-  client_address: string | null;
-  actor_id: string | null;
-  auth_method: string | null;
-  auth_ref: string | null;
-  action: string;
-  /** The organization the attempt named or touched (the caller is not a member of it). */
-  claimed_org_id: string | null;
-  team_id: string | null;
-  target_id: string | null;
-  result: AuditResult;
-  error: string | null;
-  diff: Json;
-  request_id: string | null;
-}
-
-/** Security events trimmed to keep the log bounded, per source. */
-export interface SecurityLogDropTable {
-  source: string;
-  dropped: ColumnType<string, number, number>;
-  last_dropped_at: Date;
 }
 
 export interface Database {
