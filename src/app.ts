@@ -7,7 +7,8 @@ import { ipNotAllowedAtEntry, unauthenticated } from "./errors.js";
 import { createLoaders } from "./graphql/loaders.js";
 import { schema } from "./graphql/schema.js";
 import { clientAddressOf, clientIpOf, peerOf, trustedProxyList } from "./http/client-address.js";
-import { Admission, useAdmittedGraphQL, withGraphqlAdmission } from "./http/admission.js";
+import { Admission, useAdmittedGraphQL } from "./http/admission.js";
+import { withGraphqlAdmission } from "./http/admission-listener.js";
 import { useOfflineGraphiQL } from "./http/graphiql.js";
 import { hardeningPlugins, RateLimits } from "./http/hardening.js";
 import { useBadUserInputCodes } from "./http/input-errors.js";
@@ -80,16 +81,16 @@ export function createApp(deps: AppDeps, options: { jwt?: JwtVerifier } = {}): A
  */
 export const httpListener = (app: App, deps: AppDeps): RequestListener => {
   const maxBody = deps.config.limits.maxBodyBytes;
-  const graphql = withGraphqlAdmission(app as unknown as RequestListener, app.admission, maxBody);
+  const graphql = withGraphqlAdmission(app as unknown as RequestListener, app.admission, { maxBodyBytes: maxBody, trustedProxies: trustedProxyList(deps.config.trustedProxies) });
   return instrumentListener(withAuthzenRoutes(createHttpListener(graphql, app.authorize, maxBody), app.authzen, maxBody), deps.metrics);
 };
 
 /**
  * The HTTP server for `app`, with Node's timeouts for slow clients: headers within
  * HTTP_HEADERS_TIMEOUT_MS, the whole request within HTTP_REQUEST_TIMEOUT_MS (checked every
- * second, not Node's default 30), so a connection trickling its request in is cut off (408).
+ * second, not Node's default 30; config.ts keeps both timeouts at a second or more), so a connection trickling its request in is cut off (408).
  */
 export function createHttpServer(app: App, deps: AppDeps): Server {
   const { headersTimeoutMs, requestTimeoutMs } = deps.config.http;
-  return createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) }, httpListener(app, deps));
+  return createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 }, httpListener(app, deps));
 }

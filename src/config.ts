@@ -15,9 +15,10 @@ export interface Config {
   limits: { introspection: boolean; maxBodyBytes: number; mutationsPerMinute: number; authorizePerSecond: number };
   /**
    * GraphQL admission (http/admission.ts): operations executing at once, how many more wait
-   * (first come, first served) and for how long; beyond either, 503 with Retry-After.
+   * (first come, first served) and for how long, how many of those one client address may hold;
+   * beyond any, 503 with Retry-After.
    */
-  admission: { maxInFlight: number; maxQueued: number; queueMs: number };
+  admission: { maxInFlight: number; maxQueued: number; maxQueuedPerClient: number; queueMs: number };
   /** Node's server timeouts: a request's headers, and the whole request, must arrive within these (slow clients are cut off). */
   http: { headersTimeoutMs: number; requestTimeoutMs: number };
   /** The security log's bound: newest rows kept per source (client address or principal) and overall. */
@@ -120,12 +121,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!Number.isInteger(value) || value < 0) problems.push(`${name} must be a whole number (0 or more), got "${env[name]}"`);
     return value;
   };
+  const between = (name: string, fallback: number, min: number, max: number) => {
+    const value = Number(env[name] ?? fallback);
+    if (!Number.isInteger(value) || value < min || value > max) problems.push(`${name} must be a whole number of milliseconds from ${min} to ${max}, got "${env[name]}"`);
+    return value;
+  };
+  const maxQueued = wholeNumber("GRAPHQL_MAX_QUEUED", 64);
   const admission = {
     maxInFlight: positive("GRAPHQL_MAX_IN_FLIGHT", 8),
-    maxQueued: wholeNumber("GRAPHQL_MAX_QUEUED", 64),
-    queueMs: positive("GRAPHQL_QUEUE_MS", 2000),
+    maxQueued,
+    // A quarter of the line by default: one address (a pipelining connection, a script) cannot fill it.
+    maxQueuedPerClient: positive("GRAPHQL_MAX_QUEUED_PER_CLIENT", Math.max(1, Math.ceil(maxQueued / 4))),
+    // A minute at most: setTimeout overflows past 2^31 - 1 ms (every wait would end at once).
+    queueMs: between("GRAPHQL_QUEUE_MS", 2000, 1, 60_000),
   };
-  const http = { headersTimeoutMs: positive("HTTP_HEADERS_TIMEOUT_MS", 10_000), requestTimeoutMs: positive("HTTP_REQUEST_TIMEOUT_MS", 30_000) };
+  // At least a second (Node checks them every second); at most ten minutes.
+  const http = { headersTimeoutMs: between("HTTP_HEADERS_TIMEOUT_MS", 10_000, 1000, 600_000), requestTimeoutMs: between("HTTP_REQUEST_TIMEOUT_MS", 30_000, 1000, 600_000) };
   // Node refuses a headers timeout above the request timeout (it would never apply).
   if (http.headersTimeoutMs > http.requestTimeoutMs) problems.push("HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS");
 

@@ -34,6 +34,14 @@ describe("configuration", () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// or https://"],
     [{ REDIS_URL: "127.0.0.1:6379" }, "REDIS_URL must start with redis:// or rediss://"],
     [{ REDIS_URL: "redis://" }, "REDIS_URL must start with redis:// or rediss:// and name a host"],
+    // setTimeout takes at most 2^31 - 1 ms: beyond, every request in line would time out at once.
+    [{ GRAPHQL_QUEUE_MS: "2147483648" }, "GRAPHQL_QUEUE_MS must be a whole number of milliseconds from 1 to 60000"],
+    [{ GRAPHQL_QUEUE_MS: "60001" }, "GRAPHQL_QUEUE_MS must be a whole number of milliseconds from 1 to 60000"],
+    [{ GRAPHQL_MAX_QUEUED_PER_CLIENT: "0" }, "GRAPHQL_MAX_QUEUED_PER_CLIENT must be a positive whole number"],
+    // Node checks its timeouts every connectionsCheckingInterval: 1 ms would be a busy loop.
+    [{ HTTP_HEADERS_TIMEOUT_MS: "1" }, "HTTP_HEADERS_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 600000"],
+    [{ HTTP_REQUEST_TIMEOUT_MS: "999" }, "HTTP_REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 600000"],
+    [{ HTTP_REQUEST_TIMEOUT_MS: "2147483648" }, "HTTP_REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 600000"],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -60,6 +68,16 @@ describe("configuration", () => {
   it("reads REDIS_URL (none by default: the gateway's limits are counted in each process)", () => {
     expect(loadConfig({}).redisUrl).toBeUndefined();
     expect(loadConfig({ REDIS_URL: "rediss://user:pw@redis.internal:6380/2" }).redisUrl).toBe("rediss://user:pw@redis.internal:6380/2");
+  });
+
+  it("bounds the admission gate and the HTTP timeouts (the bounds themselves accepted); one client's places in line default to a quarter of the line", () => {
+    const config = loadConfig({ GRAPHQL_QUEUE_MS: "60000", HTTP_HEADERS_TIMEOUT_MS: "1000", HTTP_REQUEST_TIMEOUT_MS: "600000" });
+    expect(config.admission.queueMs).toBe(60_000);
+    expect(config.http).toEqual({ headersTimeoutMs: 1000, requestTimeoutMs: 600_000 });
+    expect(loadConfig({}).admission.maxQueuedPerClient).toBe(16);
+    expect(loadConfig({ GRAPHQL_MAX_QUEUED: "5" }).admission.maxQueuedPerClient).toBe(2);
+    expect(loadConfig({ GRAPHQL_MAX_QUEUED: "0" }).admission.maxQueuedPerClient).toBe(1);
+    expect(loadConfig({ GRAPHQL_MAX_QUEUED_PER_CLIENT: "64" }).admission.maxQueuedPerClient).toBe(64);
   });
 
   it("lists every problem at once", () => {

@@ -1,5 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.js";
 import type { ShedReason } from "../observability/metrics.js";
@@ -9,6 +8,8 @@ import { isGraphiQLPageRequest } from "./graphiql.js";
 export type Release = () => void;
 
 interface Waiter {
+  /** Whose place it is (the client address): one client holds at most `maxQueuedPerClient`. */
+  client: string;
   grant: (release: Release) => void;
   refuse: (reason: ShedReason) => void;
   timer: NodeJS.Timeout;
@@ -23,6 +24,7 @@ interface Waiter {
 export class Admission {
   private running = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly placesOf = new Map<string, number>();
   /** The Node requests holding a slot, with its release (the yoga plugin below checks and ends them). */
   private readonly admitted = new WeakMap<IncomingMessage, Release>();
 
@@ -47,19 +49,23 @@ export class Admission {
   }
 
   /**
-   * A slot, now or after waiting in line; a refusal when the line is full or the wait is over.
-   * `gone` is called by the caller when its client has left: the place in line is given up.
+   * A slot, now or after waiting in line; a refusal when the line is full, when `client`
+   * already holds its share of it, or when the wait is over. `leave` is called by the caller
+   * when its client has left: the place in line is given up.
    */
-  acquire(): { slot: Promise<Release | ShedReason>; leave: () => void } {
+  acquire(client = ""): { slot: Promise<Release | ShedReason>; leave: () => void } {
     const now = this.tryAcquire();
     if (now) return { slot: Promise.resolve(now), leave: () => {} };
-    if (this.waiting.length >= this.limits.maxQueued) {
-      this.onShed("queue_full");
-      return { slot: Promise.resolve("queue_full"), leave: () => {} };
+    const places = this.placesOf.get(client) ?? 0;
+    const refusal: ShedReason | undefined = this.waiting.length >= this.limits.maxQueued ? "queue_full" : places >= this.limits.maxQueuedPerClient ? "client_queue_full" : undefined;
+    if (refusal) {
+      this.onShed(refusal);
+      return { slot: Promise.resolve(refusal), leave: () => {} };
     }
     let waiter!: Waiter;
     const slot = new Promise<Release | ShedReason>((resolve) => {
       waiter = {
+        client,
         grant: resolve,
         refuse: (reason) => {
           this.onShed(reason);
@@ -71,6 +77,7 @@ export class Admission {
       };
     });
     this.waiting.push(waiter);
+    this.placesOf.set(client, places + 1);
     return { slot, leave: () => this.remove(waiter) };
   }
 
@@ -78,8 +85,16 @@ export class Admission {
     const index = this.waiting.indexOf(waiter);
     if (index < 0) return false;
     this.waiting.splice(index, 1);
-    clearTimeout(waiter.timer);
+    this.left(waiter);
     return true;
+  }
+
+  /** `waiter` is out of the line (admitted, timed out or gone): its client's place is free. */
+  private left(waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    const places = (this.placesOf.get(waiter.client) ?? 1) - 1;
+    if (places > 0) this.placesOf.set(waiter.client, places);
+    else this.placesOf.delete(waiter.client);
   }
 
   private releaser(): Release {
@@ -95,7 +110,7 @@ export class Admission {
       // The slot passes to the next in line (so `running` stays), on the next turn of the
       // event loop: handing it over synchronously ran waiter after waiter inside one
       // release and starved every socket of I/O.
-      clearTimeout(next.timer);
+      this.left(next);
       setImmediate(() => next.grant(this.releaser()));
     };
   }
@@ -123,125 +138,6 @@ export function isGatedRequest(req: IncomingMessage): boolean {
   const path = query >= 0 ? url.slice(0, query) : url;
   if (path !== "/graphql") return false;
   return !isGraphiQLPageRequest(req.method, req.headers.accept, path);
-}
-
-export const overloaded = () => ({
-  status: 503,
-  headers: { "content-type": "application/json; charset=utf-8", "retry-after": "1" },
-  body: JSON.stringify({ errors: [{ message: "The server is at capacity: retry shortly", extensions: { code: "OVERLOADED" } }] }),
-});
-
-/**
- * The admission gate in front of yoga's Node listener. For a GraphQL request:
- * 1. the body is read first, bounded by MAX_BODY_BYTES (413 past it), without a slot, so a
- *    client sending slowly holds nothing but its own connection (the server's request timeout
- *    ends it);
- * 2. a slot is taken, or the request waits in line, or it is refused (503 OVERLOADED,
- *    Retry-After); a client that leaves while in line gives up its place;
- * 3. the slot goes back exactly once, when the work is done: yoga produced the response
- *    (useAdmittedGraphQL), the handler settled or the response finished, whichever is first.
- *    A client that disconnects does not free it while its request is still executing (its
- *    work still occupies the server); a pipelined request whose connection closed before its
- *    response began frees it as soon as yoga is done with it, although its response never
- *    'close's.
- * Every other request (health, readiness, metrics, the gateway, AuthZEN, exports, CORS
- * preflight, the GraphiQL page) passes straight through.
- */
-export function withGraphqlAdmission(next: RequestListener, admission: Admission, maxBodyBytes: number): RequestListener {
-  return (req, res) => {
-    if (!isGatedRequest(req)) return next(req, res);
-    readBody(req, maxBodyBytes).then(
-      (body) => {
-        if (body && body.length > 0) (req as IncomingMessage & { body?: unknown }).body = replayable(body);
-        return admitAndServe(next, admission, req, res);
-      },
-      (error: unknown) => {
-        if (error instanceof BodyOverLimit) send(res, 413, { "content-type": "application/json; charset=utf-8" }, JSON.stringify({ errors: [{ message: error.message, extensions: { code: "BAD_USER_INPUT" } }] }));
-        // Otherwise the client went away mid-body: nobody to answer.
-      },
-    );
-  };
-}
-
-/** Per connection, the places in line its requests hold: one 'close' listener however many are pipelined. */
-const placesInLine = new WeakMap<Socket, Set<() => void>>();
-
-function leaveOnClose(socket: Socket, leave: () => void): () => void {
-  let places = placesInLine.get(socket);
-  if (!places) {
-    const created = new Set<() => void>();
-    placesInLine.set(socket, (places = created));
-    socket.once("close", () => {
-      for (const place of created) place();
-      created.clear();
-    });
-  }
-  places.add(leave);
-  return () => places.delete(leave);
-}
-
-async function admitAndServe(next: RequestListener, admission: Admission, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const socket = req.socket;
-  const { slot, leave } = admission.acquire();
-  const stay = leaveOnClose(socket, leave);
-  const outcome = await slot;
-  stay();
-  if (typeof outcome === "string") {
-    const refusal = overloaded();
-    return send(res, refusal.status, refusal.headers, refusal.body);
-  }
-  if (socket.destroyed) return outcome();
-  admission.admit(req, outcome);
-  res.once("finish", outcome);
-  try {
-    await (next(req, res) as unknown);
-  } finally {
-    outcome();
-  }
-}
-
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-class BodyOverLimit extends Error {}
-
-/** The whole body, or a rejection: over `maxBytes` (whatever content-length said), or the client left. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const over = () => new BodyOverLimit(`The request body is over ${maxBytes} bytes`);
-    if (Number(req.headers["content-length"] ?? 0) > maxBytes) return reject(over());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const collect = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) return chunks.push(chunk);
-      // The rest flows away unread (bounded by the request timeout); the client gets its 413.
-      req.off("data", collect);
-      chunks.length = 0;
-      reject(over());
-    };
-    req.on("data", collect);
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-    req.once("close", () => reject(new Error("the client left before its body was read")));
-  });
-}
-
-/**
- * The body already read, in a form @whatwg-node/server takes as the request's body instead of
- * the (consumed) stream: an async iterable (a Buffer would be walked key by key).
- */
-function replayable(body: Buffer): AsyncIterable<Buffer> & { read: "buffered" } {
-  return {
-    read: "buffered",
-    async *[Symbol.asyncIterator]() {
-      yield body;
-    },
-  };
 }
 
 /**

@@ -31,7 +31,7 @@ export interface ScrapeSources {
  * process; prom-client's global registry would mix them). Every label value is from a fixed set
  * or bounded (operation names: operation-names.ts): no id, email or credential ever becomes one.
  */
-export const SHED_REASONS = ["queue_full", "queue_timeout"] as const;
+export const SHED_REASONS = ["queue_full", "client_queue_full", "queue_timeout"] as const;
 export type ShedReason = (typeof SHED_REASONS)[number];
 
 export class Metrics {
@@ -74,7 +74,7 @@ export class Metrics {
     this.rateLimited = new Counter({ name: "orgraph_rate_limited_total", help: "Requests refused by a rate limit (429), by kind", labelNames: ["kind"], registers });
     this.shed = new Counter({
       name: "orgraph_graphql_shed_total",
-      help: "GraphQL requests refused by admission (503 OVERLOADED): queue_full, or queue_timeout (waited GRAPHQL_QUEUE_MS)",
+      help: "GraphQL requests refused by admission (503 OVERLOADED): queue_full, client_queue_full (the client address holds GRAPHQL_MAX_QUEUED_PER_CLIENT places), or queue_timeout (waited GRAPHQL_QUEUE_MS)",
       labelNames: ["reason"],
       registers,
     });
