@@ -127,3 +127,20 @@ export async function recordLastUsed(db: Db, entries: [keyId: string, at: Date][
 
 export const findKeyIdsOfServiceAccount = async (tx: Tx, serviceAccountId: string) =>
   (await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", serviceAccountId).execute()).map((key) => key.id);
+
+/**
+ * Brings the user's live personal keys within `cap` (expires_at = least(coalesce(expires_at,
+ * cap), cap)): a key that never expires, or outlives the cap, now ends at it. Returns the ids.
+ */
+export const capPersonalKeyExpiry = async (tx: Tx, userId: string, cap: Date) =>
+  (
+    await tx
+      .updateTable("api_keys")
+      .set({ expires_at: sql<Date>`least(coalesce(expires_at, ${cap}), ${cap})` })
+      .where("user_id", "=", userId)
+      .where("kind", "=", "PERSONAL")
+      .where("revoked_at", "is", null)
+      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", cap)]))
+      .returning("id")
+      .execute()
+  ).map((key) => key.id);

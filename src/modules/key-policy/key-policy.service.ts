@@ -6,6 +6,7 @@ import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
 import type { Organization } from "../organization/organization.repository.js";
+import { capPersonalKeyExpiry } from "../api-key/api-key.repository.js";
 import { findOrgKeyPolicy, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
 
 /**
@@ -117,4 +118,15 @@ export function rotatedExpiry(policies: PolicyRow[], expiresAt: Date | null, now
     throw badInput(`The key policy of organization "${requiring.name}" requires an expiry (requireExpiry) and this key has none: create a new key with expiresAt instead`);
   }
   return capped;
+}
+
+/**
+ * On joining an organization (acceptInvitation), the user's live personal keys start acting in
+ * it, so they obey its policy from then on: a key without expiry, or living past the policy's
+ * limit (its cap, else DEFAULT_REQUIRED_LIFETIME_DAYS under requireExpiry), ends at that limit.
+ * Without a policy nothing changes. Returns the ids of the keys capped.
+ */
+export async function capPersonalKeysOnJoining(tx: Tx, orgId: string, userId: string, now = Date.now()): Promise<string[]> {
+  const limit = defaultExpiry(await policiesFor(tx, { orgId }), now);
+  return limit ? capPersonalKeyExpiry(tx, userId, limit) : [];
 }
