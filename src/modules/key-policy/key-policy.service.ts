@@ -7,7 +7,7 @@ import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
 import type { Organization } from "../organization/organization.repository.js";
 import { capPersonalKeyExpiry } from "../api-key/api-key.repository.js";
-import { findOrgKeyPolicy, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
+import { findOrgKeyPolicy, findOrgKeyPolicyForShare, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
 
 /**
  * Issue 16 §3: an organization's key policy. It caps the lifetime of every new key that acts
@@ -58,10 +58,14 @@ export async function setKeyPolicy(ctx: AppContext, orgId: string, input: KeyPol
   return writeTransaction(ctx, (tx) => updateOrgKeyPolicy(tx, orgId, { maxLifetimeDays: max, requireExpiry: input.requireExpiry }));
 }
 
-/** The policies a new key of the team's organization, or a new personal key of the user, must obey. */
-export async function policiesFor(db: Db | Tx, owner: { orgId: string } | { userId: string }): Promise<PolicyRow[]> {
-  if ("userId" in owner) return findUserKeyPolicies(db, owner.userId);
-  const row = await findOrgKeyPolicy(db, owner.orgId);
+/**
+ * The policies a new key of the team's organization, or a new personal key of the user, must
+ * obey; in the minting transaction, their rows locked FOR SHARE until it commits (a concurrent
+ * setKeyPolicy waits, so no key it forbids is minted after it).
+ */
+export async function policiesFor(tx: Tx, owner: { orgId: string } | { userId: string }): Promise<PolicyRow[]> {
+  if ("userId" in owner) return findUserKeyPolicies(tx, owner.userId);
+  const row = await findOrgKeyPolicyForShare(tx, owner.orgId);
   return row ? [row] : [];
 }
 
