@@ -1,5 +1,5 @@
 import type { AppContext } from "../../context.js";
-import type { Db, Tx } from "../../db/database.js";
+import type { Tx } from "../../db/database.js";
 import { badInput } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
