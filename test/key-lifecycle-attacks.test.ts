@@ -96,7 +96,9 @@ describe("C2: revoking the keys a user minted reaches the keys they rotated", ()
   });
 });
 
-describe("K3: a previous secret in its grace period mints no credential", () => {
+const revoke = `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`;
+
+describe("K3: a previous secret in its grace period mints no credential (nor revokes its key)", () => {
   let w: World;
   let stale: string;
   let fresh: string;
@@ -107,13 +109,16 @@ describe("K3: a previous secret in its grace period mints no credential", () => 
     fresh = (await app.ok(stale, rotate, { id: own.apiKey.id, g: 3600 })).rotateApiKey.secret;
   });
 
-  it("it still authenticates, but rotateApiKey, createApiKey, createServiceAccount, inviteMember and acceptInvitation are FORBIDDEN to it; the new secret may", async () => {
+  it("it still authenticates, but rotateApiKey, revokeApiKey, createApiKey, createServiceAccount, inviteMember and acceptInvitation are FORBIDDEN to it; the new secret may", async () => {
     expect(await alive(stale)).toBe(true);
     const ownKeyId = (await app.orgraph.deps.db.selectFrom("api_keys").select("id").where("secret_hash", "=", hashSecret(fresh)).executeTakeFirstOrThrow()).id;
     const invitation = await app.ok(w.org.admin.key, `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "grace-${Date.now()}@example.test", role: MEMBER }) { token } }`, { o: w.org.orgId });
     const calls: [string, string, Record<string, unknown>][] = [
       ["rotateApiKey", rotate, { id: ownKeyId, g: 0 }],
       ["rotateApiKey (a nonexistent key)", rotate, { id: GHOST_KEY }],
+      // Revoking the key would end the owner's new secret too (a leaked previous secret must not lock them out).
+      ["revokeApiKey", revoke, { id: ownKeyId }],
+      ["revokeApiKey (a nonexistent key)", revoke, { id: GHOST_KEY }],
       ["createApiKey", createKey, { i: { name: "spare" } }],
       ["createApiKey (team)", createKey, { i: { name: "spare", teamId: w.team, type: "FULL_ACCESS" } }],
       ["createServiceAccount", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "grace-bot", role: VIEWER) { secret } }`, { t: w.team }],
@@ -131,7 +136,7 @@ describe("K3: a previous secret in its grace period mints no credential", () => 
     expect((await app.ok(fresh, rotate, { id: ownKeyId, g: 60 })).rotateApiKey.secret).toBeTruthy();
   });
 
-  it("the list above is every mutation that returns a secret or token", async () => {
+  it("the list above is every mutation that returns a secret or token, with revokeApiKey besides", async () => {
     const schema = await app.ok(w.org.admin.key, getIntrospectionQuery());
     const types = new Map<string, any>(schema.__schema.types.map((t: any) => [t.name, t]));
     const named = (type: any): string => (type.ofType ? named(type.ofType) : type.name);

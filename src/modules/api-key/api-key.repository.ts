@@ -32,16 +32,32 @@ export async function insertApiKey(
 }
 
 /**
- * Revokes every live key that acts as the user, that the user created, or whose current or
- * previous secret the user minted by rotating it; returns them.
+ * Revokes every live key that acts as the user, or whose current or previous secret the user
+ * minted (created, or obtained by rotating it), themselves or through a service account they
+ * created, or one such an account created in turn (a hijacker holding its key acts as it);
+ * returns them. The accounts: a recursive walk down service_accounts.created_by.
  */
 export const revokeKeysMintedBy = (tx: Tx, userId: string, at: Date) =>
   tx
+    .withRecursive("minted_accounts(id)", (db) =>
+      db
+        .selectFrom("service_accounts")
+        .select("service_accounts.id")
+        .where("service_accounts.created_by", "=", userId)
+        .union(
+          db
+            .selectFrom("service_accounts")
+            .innerJoin("minted_accounts", "minted_accounts.id", "service_accounts.created_by")
+            .select("service_accounts.id"),
+        ),
+    )
     .updateTable("api_keys")
     .set({ revoked_at: at })
-    .where((eb) =>
-      eb.or([eb("user_id", "=", userId), eb("created_by", "=", userId), eb("rotated_by", "=", userId), eb("previous_rotated_by", "=", userId)]),
-    )
+    .where((eb) => {
+      const minters = (column: "created_by" | "rotated_by" | "previous_rotated_by") =>
+        eb.or([eb(column, "=", userId), eb(column, "in", eb.selectFrom("minted_accounts").select("minted_accounts.id"))]);
+      return eb.or([eb("user_id", "=", userId), minters("created_by"), minters("rotated_by"), minters("previous_rotated_by")]);
+    })
     .where("revoked_at", "is", null)
     .returningAll()
     .execute();
@@ -111,3 +127,20 @@ export async function recordLastUsed(db: Db, entries: [keyId: string, at: Date][
 
 export const findKeyIdsOfServiceAccount = async (tx: Tx, serviceAccountId: string) =>
   (await tx.selectFrom("api_keys").select("id").where("service_account_id", "=", serviceAccountId).execute()).map((key) => key.id);
+
+/**
+ * Brings the user's live personal keys within `cap` (expires_at = least(coalesce(expires_at,
+ * cap), cap)): a key that never expires, or outlives the cap, now ends at it. Returns the ids.
+ */
+export const capPersonalKeyExpiry = async (tx: Tx, userId: string, cap: Date) =>
+  (
+    await tx
+      .updateTable("api_keys")
+      .set({ expires_at: sql<Date>`least(coalesce(expires_at, ${cap}), ${cap})` })
+      .where("user_id", "=", userId)
+      .where("kind", "=", "PERSONAL")
+      .where("revoked_at", "is", null)
+      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", cap)]))
+      .returning("id")
+      .execute()
+  ).map((key) => key.id);

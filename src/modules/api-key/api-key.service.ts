@@ -141,6 +141,8 @@ export const getApiKey = (ctx: AppContext, id: string): Promise<ApiKey> => getVi
  * capabilities are removed from SpiceDB before this returns.
  */
 export async function revokeApiKey(ctx: AppContext, id: string): Promise<ApiKey> {
+  // A previous secret (perhaps leaked) revoking its key would end the owner's new secret too.
+  refuseGraceSecret(ctx);
   const key = await getApiKey(ctx, id);
   const team = key.team_id ? await teamById(ctx.db, key.team_id) : undefined;
   if (team) await ctx.authz.require(teamRef(team.id), "manage_keys");

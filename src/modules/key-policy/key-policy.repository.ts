@@ -6,14 +6,23 @@ const POLICY_COLUMNS = ["organizations.id", "organizations.name", "organizations
 export const findOrgKeyPolicy = (db: Db | Tx, orgId: string) =>
   db.selectFrom("organizations").select(POLICY_COLUMNS).where("id", "=", orgId).executeTakeFirst();
 
-/** The key policies of every organization the user is a member of (a personal key acts in each). */
-export const findUserKeyPolicies = (db: Db | Tx, userId: string) =>
-  db
+/**
+ * The policy a key being minted obeys, read FOR SHARE: a setKeyPolicy's update waits for the
+ * minting transaction to commit (and a minting after it reads the new policy), so no key
+ * minted under the old policy commits after the new one.
+ */
+export const findOrgKeyPolicyForShare = (tx: Tx, orgId: string) =>
+  tx.selectFrom("organizations").select(POLICY_COLUMNS).where("id", "=", orgId).forShare().executeTakeFirst();
+
+/** The key policies of every organization the user is a member of (a personal key acts in each), FOR SHARE as above. */
+export const findUserKeyPolicies = (tx: Tx, userId: string) =>
+  tx
     .selectFrom("organizations")
     .innerJoin("org_memberships", "org_memberships.org_id", "organizations.id")
     .select(POLICY_COLUMNS)
     .where("org_memberships.user_id", "=", userId)
     .orderBy("organizations.id")
+    .forShare("organizations")
     .execute();
 
 export const updateOrgKeyPolicy = (tx: Tx, orgId: string, policy: { maxLifetimeDays: number | null; requireExpiry: boolean }) =>

@@ -1,12 +1,13 @@
 import type { AppContext } from "../../context.js";
-import type { Db, Tx } from "../../db/database.js";
+import type { Tx } from "../../db/database.js";
 import { badInput } from "../../errors.js";
 import { expectId } from "../../ids.js";
 import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
 import type { Organization } from "../organization/organization.repository.js";
-import { findOrgKeyPolicy, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
+import { capPersonalKeyExpiry } from "../api-key/api-key.repository.js";
+import { findOrgKeyPolicy, findOrgKeyPolicyForShare, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
 
 /**
  * Issue 16 §3: an organization's key policy. It caps the lifetime of every new key that acts
@@ -57,10 +58,14 @@ export async function setKeyPolicy(ctx: AppContext, orgId: string, input: KeyPol
   return writeTransaction(ctx, (tx) => updateOrgKeyPolicy(tx, orgId, { maxLifetimeDays: max, requireExpiry: input.requireExpiry }));
 }
 
-/** The policies a new key of the team's organization, or a new personal key of the user, must obey. */
-export async function policiesFor(db: Db | Tx, owner: { orgId: string } | { userId: string }): Promise<PolicyRow[]> {
-  if ("userId" in owner) return findUserKeyPolicies(db, owner.userId);
-  const row = await findOrgKeyPolicy(db, owner.orgId);
+/**
+ * The policies a new key of the team's organization, or a new personal key of the user, must
+ * obey; in the minting transaction, their rows locked FOR SHARE until it commits (a concurrent
+ * setKeyPolicy waits, so no key it forbids is minted after it).
+ */
+export async function policiesFor(tx: Tx, owner: { orgId: string } | { userId: string }): Promise<PolicyRow[]> {
+  if ("userId" in owner) return findUserKeyPolicies(tx, owner.userId);
+  const row = await findOrgKeyPolicyForShare(tx, owner.orgId);
   return row ? [row] : [];
 }
 
@@ -117,4 +122,15 @@ export function rotatedExpiry(policies: PolicyRow[], expiresAt: Date | null, now
     throw badInput(`The key policy of organization "${requiring.name}" requires an expiry (requireExpiry) and this key has none: create a new key with expiresAt instead`);
   }
   return capped;
+}
+
+/**
+ * On joining an organization (acceptInvitation), the user's live personal keys start acting in
+ * it, so they obey its policy from then on: a key without expiry, or living past the policy's
+ * limit (its cap, else DEFAULT_REQUIRED_LIFETIME_DAYS under requireExpiry), ends at that limit.
+ * Without a policy nothing changes. Returns the ids of the keys capped.
+ */
+export async function capPersonalKeysOnJoining(tx: Tx, orgId: string, userId: string, now = Date.now()): Promise<string[]> {
+  const limit = defaultExpiry(await policiesFor(tx, { orgId }), now);
+  return limit ? capPersonalKeyExpiry(tx, userId, limit) : [];
 }

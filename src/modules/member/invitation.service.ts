@@ -14,7 +14,7 @@ import { describeAudit } from "../audit/audit.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
 import { addOrgMembership, lockOrgMemberships, organizationById, orgMembershipOf, orgRef } from "../organization/organization.service.js";
 import { actAs, refuseGraceSecret } from "../../auth/caller.js";
-import { defaultExpiry, policiesFor } from "../key-policy/key-policy.service.js";
+import { capPersonalKeysOnJoining, defaultExpiry, policiesFor } from "../key-policy/key-policy.service.js";
 import { defaultTeamOf, joinTeam, teamIdsInOrg, teamRef } from "../team/team.service.js";
 import type { User } from "../user/user.repository.js";
 import { findOrCreateUser, userByEmail, userById } from "../user/user.service.js";
@@ -123,6 +123,9 @@ export async function acceptInvitation(ctx: AppContext, token: string) {
     for (const { teamId, role } of teams.filter((t) => existingTeams.has(t.teamId))) {
       await joinTeam(tx, { id: teamId, org_id: invitation.org_id }, ref("user", user.id), role);
     }
+    // The user's personal keys act here from now on: those minted before (under laxer policies) are capped to this one's.
+    const cappedKeys = await capPersonalKeysOnJoining(tx, invitation.org_id, user.id);
+    if (ctx.audit && cappedKeys.length > 0) ctx.audit.diff = { ...(ctx.audit.diff as object), cappedKeys };
     // The key acts in every organization of the user, this one included: their strictest key policy gives its expiry.
     const expires_at = defaultExpiry(await policiesFor(tx, { userId: user.id }));
     const key = await issueApiKey(tx, { kind: "PERSONAL", name: "Created on joining", user_id: user.id, created_by: user.id, expires_at });
