@@ -10,7 +10,9 @@ import { sql, type Kysely } from "kysely";
  *   IdP can mint any email without ever reaching the platform account of it.
  * - `org_memberships` and `team_memberships` gain `sso_managed`: whether a connection's sign-in
  *   reconciles them (false: granted by hand, never touched by SSO).
- * - `sso_connections`: one per organization; (issuer, audience) unique across organizations.
+ * - `sso_connections`: one per organization; (issuer, audience) unique across organizations, the
+ *   issuer compared normalised (`issuer_normalized`: scheme and host lower-cased, trailing slashes
+ *   stripped), while `issuer` keeps it as given (the token's iss must match it exactly).
  * - `sso_group_mappings`: an IdP group → an org role and team roles.
  */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -32,6 +34,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable("sso_connections")
     .addColumn("org_id", "text", (c) => c.primaryKey().references("organizations.id").onDelete("cascade"))
     .addColumn("issuer", "text", (c) => c.notNull())
+    .addColumn("issuer_normalized", "text", (c) => c.notNull())
     .addColumn("audience", "text", (c) => c.notNull())
     .addColumn("jwks_url", "text")
     .addColumn("public_key_pem", "text")
@@ -40,7 +43,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("version", "integer", (c) => c.notNull().defaultTo(1))
     .addColumn("updated_by", "text")
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
-    .addUniqueConstraint("sso_connections_issuer_audience", ["issuer", "audience"])
+    .addUniqueConstraint("sso_connections_issuer_audience", ["issuer_normalized", "audience"])
     .execute();
 
   await db.schema

@@ -40,6 +40,33 @@ export function parsePublicKey(pem: string): KeyObject | undefined {
 }
 
 /**
+ * An issuer as compared (never as verified: jose's issuer check is exact): scheme and host
+ * lower-cased, trailing slashes stripped. Two spellings of one issuer are one issuer, so an
+ * organization cannot register a variant of the platform's or of another organization's.
+ */
+export function normalizeIssuer(issuer: string): string {
+  let value = issuer.trim();
+  try {
+    const url = new URL(value);
+    // URL lower-cases the scheme and host and leaves the path as it is.
+    value = `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+  } catch {
+    // Not a URL (OIDC wants one; some IdPs do not): compared as given.
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/** The token's issuer claim, read without verifying (for routing only). */
+export function issuerOfToken(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === "string" ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The connection whose (issuer, audience) the token names, read off the token without
  * verifying it (verification follows, with that connection's keys). None when the token names
  * no connection, or names two (an audience list spanning two organizations: refused, 401).
@@ -53,7 +80,7 @@ export async function connectionOfToken(db: Db, token: string): Promise<SsoConne
   }
   if (typeof claims.iss !== "string") return undefined;
   const audiences = (typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []).filter((a) => typeof a === "string").slice(0, 20);
-  const found = await findConnectionsFor(db, claims.iss, audiences);
+  const found = await findConnectionsFor(db, normalizeIssuer(claims.iss), audiences);
   return found.length === 1 ? found[0] : undefined;
 }
 

@@ -1,0 +1,128 @@
+import { createServer, type Server } from "node:http";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codes, startTestApp, type SeededMember, type SeededOrg, type TestApp } from "./helpers/app.js";
+
+/**
+ * Red-team findings on SSO per organization (issue 16 §1), each an attack that succeeded before
+ * its fix. Real tokens (jose), a real JWKS server over HTTP, real SpiceDB and Postgres/PGlite.
+ */
+const PLATFORM_ISSUER = "https://platform-idp.test/";
+const AUDIENCE = "orgraph";
+const A_ISSUER = "https://idp.org-a.test/";
+
+let app: TestApp;
+let jwks: Server;
+let dead: Server;
+let jwksUrl: string;
+let deadUrl: string;
+let platformKey: CryptoKey;
+let platformPem: string;
+let aKey: CryptoKey;
+let a: SeededOrg;
+let aTeam: string;
+let victim: SeededMember;
+
+const now = () => Math.floor(Date.now() / 1000);
+const sign = (key: CryptoKey, alg: string, claims: Record<string, unknown>, o: { iss: string; aud?: string | string[]; sub: string; iat?: number | null }) => {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).setIssuer(o.iss).setAudience(o.aud ?? AUDIENCE).setSubject(o.sub).setExpirationTime("5m");
+  if (o.iat !== null) jwt.setIssuedAt(o.iat ?? now());
+  return jwt.sign(key);
+};
+const aToken = (sub: string, groups: string[], o: { iat?: number | null; aud?: string | string[]; extra?: Record<string, unknown> } = {}) =>
+  sign(aKey, "ES256", { email: `${sub}@a.test`, email_verified: true, groups, ...o.extra }, { iss: A_ISSUER, sub, aud: o.aud, iat: o.iat });
+const platformToken = (sub: string, email: string, aud: string | string[] = AUDIENCE) =>
+  sign(platformKey, "RS256", { email, email_verified: true }, { iss: PLATFORM_ISSUER, sub, aud });
+
+const viewer = `{ viewer { user { id email } organizations { id } } }`;
+const connect = `mutation($o: ID!, $i: String!, $a: String!, $j: String, $p: String) {
+  setSsoConnection(organizationId: $o, issuer: $i, audience: $a, jwksUrl: $j, publicKeyPem: $p) { id } }`;
+const mapGroup = `mutation($o: ID!, $g: String!, $r: OrgRole, $t: [TeamRoleInput!]) {
+  setSsoGroupMapping(organizationId: $o, group: $g, orgRole: $r, teams: $t) { group } }`;
+const orgRoleOf = async (orgId: string, userId: string) =>
+  (await app.orgraph.deps.db.selectFrom("org_memberships").select(["role", "sso_managed"]).where("org_id", "=", orgId).where("user_id", "=", userId).executeTakeFirst()) ?? null;
+const signIn = async (token: string) => (await app.ok(token, viewer)).viewer as { user: { id: string; email: string }; organizations: { id: string }[] };
+const listen = async (server: Server) => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
+};
+
+beforeAll(async () => {
+  const platform = await generateKeyPair("RS256", { extractable: true });
+  platformKey = platform.privateKey;
+  platformPem = await exportSPKI(platform.publicKey);
+  const idp = await generateKeyPair("ES256");
+  aKey = idp.privateKey;
+  const jwk = { ...(await exportJWK(idp.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+  jwks = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  dead = createServer((_req, res) => {
+    res.statusCode = 500;
+    res.end("down");
+  });
+  jwksUrl = await listen(jwks);
+  deadUrl = await listen(dead);
+  app = await startTestApp({
+    env: { JWT_ISSUER: PLATFORM_ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_PUBLIC_KEY: platformPem, SSO_JWKS_ALLOW_HTTP: "true", RATE_LIMIT_MUTATIONS_PER_MINUTE: "1000000" },
+  });
+  a = await app.seed.org("A");
+  aTeam = await app.seed.team(a, "Serving");
+  const v = await app.seed.org("V");
+  victim = await app.seed.member(v, "ADMIN", null, "victim");
+  await app.ok(a.admin.key, connect, { o: a.orgId, i: A_ISSUER, a: AUDIENCE, j: jwksUrl });
+  await app.ok(a.admin.key, mapGroup, { o: a.orgId, g: "eng", t: [{ teamId: aTeam, role: "MEMBER" }] });
+  await app.ok(a.admin.key, mapGroup, { o: a.orgId, g: "leads", r: "ADMIN" });
+});
+afterAll(async () => {
+  await app?.close();
+  jwks?.close();
+  dead?.close();
+});
+
+describe("1. the platform's issuer belongs to the platform", () => {
+  it("ATTACK: an org connecting (platform issuer, a second audience, the platform's key) does not capture platform sign-ins", async () => {
+    const b = await app.seed.org("Capture");
+    const attempt = await app.gql(b.admin.key, connect, { o: b.orgId, i: PLATFORM_ISSUER, a: "account", p: platformPem });
+    await app.ok(b.admin.key, mapGroup, { o: b.orgId, g: "x" });
+    // A real platform token carrying a second audience (Keycloak "account").
+    const signedIn = await signIn(await platformToken("victim-platform", victim.email, [AUDIENCE, "account"]));
+    expect(signedIn.user.id).toBe(victim.userId);
+    expect(codes(attempt)).toEqual(["CONFLICT"]);
+    expect(attempt.errors![0]!.message).toMatch(/platform's own identity provider/);
+  });
+
+  it("ATTACK: an org pointing the platform's issuer at a dead JWKS does not make platform tokens 503", async () => {
+    const b = await app.seed.org("Outage");
+    const attempt = await app.gql(b.admin.key, connect, { o: b.orgId, i: PLATFORM_ISSUER, a: "account", j: deadUrl });
+    const result = await app.gql(await platformToken("victim-platform", victim.email, [AUDIENCE, "account"]), viewer);
+    expect(result.errors).toBeUndefined();
+    expect((result.data as { viewer: { user: { id: string } } }).viewer.user.id).toBe(victim.userId);
+    expect(codes(attempt)).toEqual(["CONFLICT"]);
+  });
+
+  it("the platform's issuer is refused whatever its case or trailing slash; other issuers are unique compared the same way", async () => {
+    const b = await app.seed.org("Variants");
+    for (const issuer of ["https://platform-idp.test", "HTTPS://PLATFORM-IDP.TEST/", "https://Platform-IdP.test//"]) {
+      expect(codes(await app.gql(b.admin.key, connect, { o: b.orgId, i: issuer, a: "anything", j: jwksUrl }))).toEqual(["CONFLICT"]);
+    }
+    const taken = await app.gql(b.admin.key, connect, { o: b.orgId, i: "HTTPS://IDP.ORG-A.TEST", a: AUDIENCE, j: jwksUrl });
+    expect(codes(taken)).toEqual(["CONFLICT"]);
+  });
+
+  it("a token of the platform's issuer goes to the platform's verifier even if a connection row names that issuer", async () => {
+    const b = await app.seed.org("Legacy");
+    // As if the row predated the platform's issuer (JWT_ISSUER changed since): the routing alone must hold.
+    await app.orgraph.deps.db
+      .insertInto("sso_connections")
+      .values({ org_id: b.orgId, issuer: PLATFORM_ISSUER, issuer_normalized: "https://platform-idp.test", audience: "account", jwks_url: deadUrl, public_key_pem: null, groups_claim: "groups", updated_by: null })
+      .execute();
+    try {
+      expect((await signIn(await platformToken("victim-platform", victim.email, [AUDIENCE, "account"]))).user.id).toBe(victim.userId);
+      expect((await signIn(await platformToken("victim-platform", victim.email, ["account", AUDIENCE]))).user.id).toBe(victim.userId);
+    } finally {
+      await app.orgraph.deps.db.deleteFrom("sso_connections").where("org_id", "=", b.orgId).execute();
+    }
+  });
+});
