@@ -126,3 +126,31 @@ describe("1. the platform's issuer belongs to the platform", () => {
     }
   });
 });
+
+describe("2. an older token never undoes what a newer one did", () => {
+  it("ATTACK: replaying an older token with more groups does not re-grant what a newer token took away", async () => {
+    const t = now();
+    const old = await aToken("rita", ["leads"], { iat: t - 120 });
+    const rita = (await signIn(old)).user.id;
+    expect(await orgRoleOf(a.orgId, rita)).toEqual({ role: "ADMIN", sso_managed: true });
+    expect((await signIn(await aToken("rita", [], { iat: t - 60 }))).organizations).toEqual([]);
+    expect(await orgRoleOf(a.orgId, rita)).toBeNull();
+    // The old token still signs in (it is valid), but reconciles nothing.
+    expect((await signIn(old)).organizations).toEqual([]);
+    expect(await orgRoleOf(a.orgId, rita)).toBeNull();
+    // Nor does a token without iat.
+    expect((await signIn(await aToken("rita", ["leads"], { iat: null }))).user.id).toBe(rita);
+    expect(await orgRoleOf(a.orgId, rita)).toBeNull();
+    // A newer one does.
+    await signIn(await aToken("rita", ["leads"], { iat: t }));
+    expect(await orgRoleOf(a.orgId, rita)).toEqual({ role: "ADMIN", sso_managed: true });
+  });
+
+  it("a newer token that changes nothing still moves the mark: an older one after it reconciles nothing", async () => {
+    const t = now();
+    const sam = (await signIn(await aToken("sam", ["eng"], { iat: t - 120 }))).user.id;
+    await signIn(await aToken("sam", ["eng"], { iat: t - 30 }));
+    await signIn(await aToken("sam", [], { iat: t - 60 }));
+    expect(await orgRoleOf(a.orgId, sam)).toEqual({ role: "MEMBER", sso_managed: true });
+  });
+});

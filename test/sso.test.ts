@@ -25,7 +25,7 @@ let aTeam: string;
 let victim: SeededMember;
 
 const sign = (key: CryptoKey, alg: string, claims: Record<string, unknown>, o: { iss: string; aud?: string | string[]; sub: string }) =>
-  new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).setIssuer(o.iss).setAudience(o.aud ?? AUDIENCE).setSubject(o.sub).setExpirationTime("5m").sign(key);
+  new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).setIssuer(o.iss).setAudience(o.aud ?? AUDIENCE).setSubject(o.sub).setIssuedAt().setExpirationTime("5m").sign(key);
 
 /** A token of org A's IdP. */
 const aToken = (sub: string, email: string, groups?: unknown, extra: Record<string, unknown> = {}) =>

@@ -8,6 +8,8 @@ import { sql, type Kysely } from "kysely";
  *   (organization, issuer, subject), never by email. Email stays unique among platform accounts
  *   (managed_by_org_id null) and becomes unique per managing organization, so an organization's
  *   IdP can mint any email without ever reaching the platform account of it.
+ *   `sso_reconciled_iat`: the iat of the newest token that reconciled the account, so a replayed
+ *   older token cannot re-grant what a newer one took away.
  * - `org_memberships` and `team_memberships` gain `sso_managed`: whether a connection's sign-in
  *   reconciles them (false: granted by hand, never touched by SSO).
  * - `sso_connections`: one per organization; (issuer, audience) unique across organizations, the
@@ -21,6 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("managed_by_org_id", "text", (c) => c.references("organizations.id").onDelete("cascade"))
     .addColumn("sso_issuer", "text")
     .addColumn("sso_subject", "text")
+    .addColumn("sso_reconciled_iat", "double precision")
     .execute();
   await sql`ALTER TABLE users DROP CONSTRAINT users_email_key`.execute(db);
   await sql`CREATE UNIQUE INDEX users_platform_email ON users (email) WHERE managed_by_org_id IS NULL`.execute(db);
@@ -69,5 +72,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP INDEX users_managed_email`.execute(db);
   await sql`DROP INDEX users_platform_email`.execute(db);
   await sql`ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)`.execute(db);
-  await db.schema.alterTable("users").dropColumn("sso_subject").dropColumn("sso_issuer").dropColumn("managed_by_org_id").execute();
+  await db.schema.alterTable("users").dropColumn("sso_reconciled_iat").dropColumn("sso_subject").dropColumn("sso_issuer").dropColumn("managed_by_org_id").execute();
 }

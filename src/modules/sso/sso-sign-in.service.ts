@@ -9,7 +9,7 @@ import { addOrgMembership, changeOrgMembershipRole, lockOrgMemberships, orgAdmin
 import { changeTeamRoleIn, leaveTeamIn } from "../team/team-membership.service.js";
 import { joinTeam, membershipsInOrg, teamIdsInOrg } from "../team/team.service.js";
 import { findOrCreateManagedUser, managedUserOf } from "../user/user.service.js";
-import type { User } from "../user/user.repository.js";
+import { markSsoReconciled, type User } from "../user/user.repository.js";
 import { findMappingsOfGroups, type SsoConnection, type SsoGroupMapping } from "./sso.repository.js";
 import type { SsoIdentity } from "./sso-verify.js";
 
@@ -140,10 +140,17 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
   const existing = await managedUserOf(deps.db, orgId, connection.issuer, identity.subject);
   const keptLastAdmin = (userId: string) =>
     deps.logger.warn({ orgId, userId }, "SSO sign-in: the groups no longer imply this ADMIN's role, but it is the organization's last ADMIN; left as it is");
+  // A token older than the newest one reconciled (a replay of one issued before a group was
+  // taken away), or without iat, signs in but reconciles nothing.
+  const iat = identity.issuedAt;
+  const stale = (user: User) => iat === undefined || (user.sso_reconciled_iat !== null && iat < user.sso_reconciled_iat);
+  if (existing && stale(existing)) return existing;
   if (existing) {
     const plan = await deps.db.transaction().execute(async (tx) => planChanges(tx, orgId, existing.id, await desiredNow(tx)));
     if (plan.changes.length === 0) {
       if (plan.keptLastAdmin) keptLastAdmin(existing.id);
+      // The mark moves even when nothing changes: an older token after this one must not reconcile.
+      await markSsoReconciled(deps.db, existing.id, iat!);
       return existing;
     }
   }
@@ -152,7 +159,10 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
     .execute(async (tx) => {
       await lockOrgMemberships(tx, orgId);
       const { user } = await findOrCreateManagedUser(tx, { orgId, issuer: connection.issuer, subject: identity.subject, email: identity.email });
-      const { changes, keptLastAdmin: kept } = await planChanges(tx, orgId, user.id, await desiredNow(tx));
+      // Re-checked under the lock (a newer token may have reconciled since the read above); the
+      // mark moves first, so concurrent sign-ins of the account serialize on its row.
+      const reconciles = iat !== undefined && (await markSsoReconciled(tx, user.id, iat));
+      const { changes, keptLastAdmin: kept } = reconciles ? await planChanges(tx, orgId, user.id, await desiredNow(tx)) : { changes: [], keptLastAdmin: false };
       if (kept) keptLastAdmin(user.id);
       for (const change of changes) {
         await apply(tx, orgId, user.id, change);

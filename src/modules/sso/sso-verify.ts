@@ -107,6 +107,8 @@ export interface SsoIdentity {
   email: string;
   subject: string;
   groups: string[];
+  /** The token's iat (seconds), when it has one: only a token at least as new as the last one reconciled reconciles. */
+  issuedAt: number | undefined;
 }
 
 /** Groups read from a token: at most this many, each at most MAX_GROUP_LENGTH characters (longer ones are ignored). */
@@ -131,5 +133,6 @@ export async function verifySsoToken(connection: SsoConnection, token: string, l
   const payload = await verifyJwt(token, key, { issuer: connection.issuer, audience: connection.audience, algorithms }, logger, connection.jwks_url ?? undefined);
   const identity = payload && identityOf(payload);
   if (!payload || !identity) return undefined;
-  return { email: identity.email, subject: identity.subject, groups: groupsOf(payload, connection.groups_claim) };
+  const issuedAt = typeof payload.iat === "number" && Number.isFinite(payload.iat) ? payload.iat : undefined;
+  return { email: identity.email, subject: identity.subject, groups: groupsOf(payload, connection.groups_claim), issuedAt };
 }
