@@ -154,3 +154,18 @@ describe("2. an older token never undoes what a newer one did", () => {
     expect(await orgRoleOf(a.orgId, sam)).toEqual({ role: "MEMBER", sso_managed: true });
   });
 });
+
+describe("3. a second audience registered by another org does not break an org's SSO", () => {
+  it("ATTACK: org C registers (A's issuer, \"account\"): A's tokens with aud [A's, account] still sign into A (azp, else the first aud)", async () => {
+    const c = await app.seed.org("Squat");
+    await app.ok(c.admin.key, connect, { o: c.orgId, i: A_ISSUER, a: "account", j: jwksUrl });
+    await app.ok(c.admin.key, mapGroup, { o: c.orgId, g: "eng" });
+    const withAzp = await aToken("uma", ["eng"], { aud: ["account", AUDIENCE], extra: { azp: AUDIENCE } });
+    expect((await signIn(withAzp)).organizations).toEqual([{ id: a.orgId }]);
+    const firstAud = await aToken("uma", ["eng"], { aud: [AUDIENCE, "account"] });
+    expect((await signIn(firstAud)).organizations).toEqual([{ id: a.orgId }]);
+    // An azp naming neither, and a first aud naming neither: ambiguous, refused as before.
+    const neither = await aToken("uma", ["eng"], { aud: ["other", AUDIENCE, "account"], extra: { azp: "other" } });
+    expect(codes(await app.gql(neither, viewer))).toEqual(["UNAUTHENTICATED"]);
+  });
+});

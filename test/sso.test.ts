@@ -170,7 +170,7 @@ describe("signing in through a connection", () => {
     expect(platform.organizations).toEqual([]);
   });
 
-  it("refused (401): unverified email, no email, a wrong audience, a key the JWKS lacks, an HS256 token, an audience list naming two organizations", async () => {
+  it("refused (401): unverified email, no email, a wrong audience, a key the JWKS lacks, an HS256 token, an audience list naming two organizations when neither azp nor the first audience tells which", async () => {
     const unauthenticated = async (token: string) => expect(codes(await app.gql(token, viewer))).toEqual(["UNAUTHENTICATED"]);
     await unauthenticated(await aToken("u1", "u1@a.test", ["eng"], { email_verified: false }));
     await unauthenticated(await sign(aKey, "ES256", { groups: ["eng"] }, { iss: A_ISSUER, sub: "u2" }));
@@ -180,7 +180,7 @@ describe("signing in through a connection", () => {
     await unauthenticated(await sign(new TextEncoder().encode("a-shared-secret-of-32-characters!!") as never, "HS256", { email: "u5@a.test" }, { iss: A_ISSUER, sub: "u5" }));
     const c = await app.seed.org("C");
     await app.ok(c.admin.key, connect, { o: c.orgId, i: A_ISSUER, a: "orgraph-c", j: jwksUrl });
-    await unauthenticated(await sign(aKey, "ES256", { email: "u6@a.test" }, { iss: A_ISSUER, aud: [AUDIENCE, "orgraph-c"], sub: "u6" }));
+    await unauthenticated(await sign(aKey, "ES256", { email: "u6@a.test" }, { iss: A_ISSUER, aud: ["other", AUDIENCE, "orgraph-c"], sub: "u6" }));
   });
 
   it("an outage of org A's JWKS is a 503 for its tokens only; the platform's tokens still work", async () => {

@@ -69,7 +69,7 @@ export function issuerOfToken(token: string): string | undefined {
 /**
  * The connection whose (issuer, audience) the token names, read off the token without
  * verifying it (verification follows, with that connection's keys). None when the token names
- * no connection, or names two (an audience list spanning two organizations: refused, 401).
+ * no connection, or names several and neither its azp nor its first audience tells which (401).
  */
 export async function connectionOfToken(db: Db, token: string): Promise<SsoConnection | undefined> {
   let claims: JWTPayload;
@@ -81,7 +81,15 @@ export async function connectionOfToken(db: Db, token: string): Promise<SsoConne
   if (typeof claims.iss !== "string") return undefined;
   const audiences = (typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []).filter((a) => typeof a === "string").slice(0, 20);
   const found = await findConnectionsFor(db, normalizeIssuer(claims.iss), audiences);
-  return found.length === 1 ? found[0] : undefined;
+  if (found.length <= 1) return found[0];
+  // Several organizations registered this issuer with audiences the token carries (one may have
+  // added a second audience of another's tokens, "account"): the token's authorized party, else
+  // its first audience, names the one it was issued for; otherwise it is ambiguous (401).
+  const named = (audience: unknown) => {
+    const matching = typeof audience === "string" ? found.filter((c) => c.audience === audience) : [];
+    return matching.length === 1 ? matching[0] : undefined;
+  };
+  return named(claims.azp) ?? named(audiences[0]);
 }
 
 /** Per connection (and its version: a change drops the old keys), the JWKS or imported key. */
