@@ -169,3 +169,24 @@ describe("3. a second audience registered by another org does not break an org's
     expect(codes(await app.gql(neither, viewer))).toEqual(["UNAUTHENTICATED"]);
   });
 });
+
+describe("4. managed accounts are created only for someone the IdP grants access", () => {
+  it("ATTACK: a new subject whose groups map to nothing is refused and writes no row", async () => {
+    for (const [sub, groups] of [["nobody-1", []], ["nobody-2", ["unmapped"]]] as const) {
+      const result = await app.gql(await aToken(sub, [...groups]), viewer);
+      expect(codes(result)).toEqual(["UNAUTHENTICATED"]);
+      expect(result.errors![0]!.message).toBe("Your organization's identity provider grants you no access here");
+      expect(await app.orgraph.deps.db.selectFrom("users").select("id").where("sso_subject", "=", sub).execute()).toEqual([]);
+    }
+  });
+
+  it("an account's creation is audited as the identity provider", async () => {
+    const vera = (await signIn(await aToken("vera", ["eng"]))).user.id;
+    const events = await app.orgraph.deps.db.selectFrom("audit_events").selectAll().where("org_id", "=", a.orgId).where("target_id", "=", vera).orderBy("seq").execute();
+    expect(events.map((e) => [e.action, e.actor_id, e.auth_method, e.auth_ref])).toEqual([
+      ["sso.user.create", null, "sso", A_ISSUER],
+      ["sso.member.join", null, "sso", A_ISSUER],
+      ["sso.team_member.join", null, "sso", A_ISSUER],
+    ]);
+  });
+});

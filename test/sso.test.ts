@@ -266,12 +266,13 @@ describe("reconciliation at every sign-in", () => {
     const erin = (await signIn(await aToken("erin", "erin@a.test", ["eng"]))).user.id;
     const events = await app.orgraph.deps.db.selectFrom("audit_events").selectAll().where("org_id", "=", a.orgId).where("target_id", "=", erin).orderBy("seq").execute();
     expect(events.map((e) => [e.action, e.actor_id, e.auth_method, e.auth_ref])).toEqual([
+      ["sso.user.create", null, "sso", A_ISSUER],
       ["sso.member.join", null, "sso", A_ISSUER],
       ["sso.team_member.join", null, "sso", A_ISSUER],
     ]);
     // A sign-in that changes nothing writes nothing.
     await signIn(await aToken("erin", "erin@a.test", ["eng"]));
-    expect(await app.orgraph.deps.db.selectFrom("audit_events").select("id").where("target_id", "=", erin).execute()).toHaveLength(2);
+    expect(await app.orgraph.deps.db.selectFrom("audit_events").select("id").where("target_id", "=", erin).execute()).toHaveLength(3);
   });
 
   it("the groups claim is the connection's: a custom name, a single string counts as one group, anything else is none", async () => {
@@ -280,8 +281,8 @@ describe("reconciliation at every sign-in", () => {
     await app.ok(c.admin.key, connect, { o: c.orgId, i: issuer, a: AUDIENCE, j: jwksUrl, g: "roles" });
     await app.ok(c.admin.key, mapGroup, { o: c.orgId, g: "staff" });
     const as = (claims: Record<string, unknown>) => sign(aKey, "ES256", { email: "f@claims.test", ...claims }, { iss: issuer, sub: "f" });
-    expect((await signIn(await as({ groups: ["staff"] }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: "staff" }))).organizations).toEqual([{ id: c.orgId }]);
+    expect((await signIn(await as({ groups: ["staff"] }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: { staff: true } }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: [42, "staff"] }))).organizations).toEqual([{ id: c.orgId }]);
   });

@@ -1,7 +1,7 @@
 import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { apiKeyBySecretHash } from "../modules/api-key/api-key.service.js";
-import { ManagedEmailTaken, signInThroughConnection } from "../modules/sso/sso-sign-in.service.js";
+import { ManagedEmailTaken, NoAccessGranted, signInThroughConnection } from "../modules/sso/sso-sign-in.service.js";
 import { connectionOfToken, issuerOfToken, normalizeIssuer, verifySsoToken } from "../modules/sso/sso-verify.js";
 import type { SsoConnection } from "../modules/sso/sso-verify.js";
 import { findOrCreateUser, verifyAccount } from "../modules/user/user.service.js";
@@ -87,6 +87,8 @@ async function authenticateSso(deps: AppDeps, connection: SsoConnection, token: 
   const identity = await verifySsoToken(connection, token, deps.logger);
   if (!identity || identity.email.length > 254) throw new AuthenticationError("Invalid or expired token");
   const user = await signInThroughConnection(deps, connection, identity, requestId).catch((error: unknown) => {
+    // The token is valid (its holder is the IdP's user): it may learn that the IdP grants it nothing here.
+    if (error instanceof NoAccessGranted) throw new AuthenticationError("Your organization's identity provider grants you no access here");
     if (!(error instanceof ManagedEmailTaken)) throw error;
     deps.logger.warn({ orgId: connection.org_id, issuer: connection.issuer }, "SSO sign-in refused: another account of this organization has the token's email");
     throw new AuthenticationError("Invalid or expired token");
