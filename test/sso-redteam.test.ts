@@ -190,3 +190,30 @@ describe("4. managed accounts are created only for someone the IdP grants access
     ]);
   });
 });
+
+describe("5. only the per-organization email index is 'email taken'", () => {
+  it("another unique violation during provisioning is not reported as the email being taken", async () => {
+    const db = app.orgraph.deps.db;
+    const { sql } = await import("kysely");
+    // A unique index of the test's own, so a sign-in trips a violation that is not users_managed_email.
+    await sql`CREATE UNIQUE INDEX redteam_display_name ON users (display_name) WHERE display_name = 'twin'`.execute(db);
+    try {
+      await signIn(await sign(aKey, "ES256", { email: "twin@a.test", groups: ["eng"] }, { iss: A_ISSUER, sub: "twin-1" }));
+      const warned: string[] = [];
+      const original = app.orgraph.deps.logger.warn.bind(app.orgraph.deps.logger);
+      app.orgraph.deps.logger.warn = ((obj: unknown, msg?: string) => {
+        warned.push(String(msg ?? obj));
+        return original(obj as never, msg as never);
+      }) as typeof original;
+      try {
+        const result = await app.gql(await sign(aKey, "ES256", { email: "twin@b.test", groups: ["eng"] }, { iss: A_ISSUER, sub: "twin-2" }), viewer);
+        expect(result.errors).toBeDefined();
+        expect(warned.filter((m) => m.includes("has the token's email"))).toEqual([]);
+      } finally {
+        app.orgraph.deps.logger.warn = original;
+      }
+    } finally {
+      await sql`DROP INDEX redteam_display_name`.execute(db);
+    }
+  });
+});

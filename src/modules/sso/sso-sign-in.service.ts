@@ -185,7 +185,9 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
       return user;
     })
     .catch((error: unknown) => {
-      if ((error as { code?: unknown }).code === "23505") throw new ManagedEmailTaken();
+      // Only the per-organization email index: any other violation is a fault, not a taken email.
+      const violation = error as { code?: unknown; constraint?: unknown };
+      if (violation.code === "23505" && violation.constraint === "users_managed_email") throw new ManagedEmailTaken();
       throw error;
     });
   deps.consistency.changed();
