@@ -25,7 +25,7 @@ let aTeam: string;
 let victim: SeededMember;
 
 const sign = (key: CryptoKey, alg: string, claims: Record<string, unknown>, o: { iss: string; aud?: string | string[]; sub: string }) =>
-  new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).setIssuer(o.iss).setAudience(o.aud ?? AUDIENCE).setSubject(o.sub).setExpirationTime("5m").sign(key);
+  new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).setIssuer(o.iss).setAudience(o.aud ?? AUDIENCE).setSubject(o.sub).setIssuedAt().setExpirationTime("5m").sign(key);
 
 /** A token of org A's IdP. */
 const aToken = (sub: string, email: string, groups?: unknown, extra: Record<string, unknown> = {}) =>
@@ -170,7 +170,7 @@ describe("signing in through a connection", () => {
     expect(platform.organizations).toEqual([]);
   });
 
-  it("refused (401): unverified email, no email, a wrong audience, a key the JWKS lacks, an HS256 token, an audience list naming two organizations", async () => {
+  it("refused (401): unverified email, no email, a wrong audience, a key the JWKS lacks, an HS256 token, an audience list naming two organizations when neither azp nor the first audience tells which", async () => {
     const unauthenticated = async (token: string) => expect(codes(await app.gql(token, viewer))).toEqual(["UNAUTHENTICATED"]);
     await unauthenticated(await aToken("u1", "u1@a.test", ["eng"], { email_verified: false }));
     await unauthenticated(await sign(aKey, "ES256", { groups: ["eng"] }, { iss: A_ISSUER, sub: "u2" }));
@@ -180,7 +180,7 @@ describe("signing in through a connection", () => {
     await unauthenticated(await sign(new TextEncoder().encode("a-shared-secret-of-32-characters!!") as never, "HS256", { email: "u5@a.test" }, { iss: A_ISSUER, sub: "u5" }));
     const c = await app.seed.org("C");
     await app.ok(c.admin.key, connect, { o: c.orgId, i: A_ISSUER, a: "orgraph-c", j: jwksUrl });
-    await unauthenticated(await sign(aKey, "ES256", { email: "u6@a.test" }, { iss: A_ISSUER, aud: [AUDIENCE, "orgraph-c"], sub: "u6" }));
+    await unauthenticated(await sign(aKey, "ES256", { email: "u6@a.test" }, { iss: A_ISSUER, aud: ["other", AUDIENCE, "orgraph-c"], sub: "u6" }));
   });
 
   it("an outage of org A's JWKS is a 503 for its tokens only; the platform's tokens still work", async () => {
@@ -266,12 +266,13 @@ describe("reconciliation at every sign-in", () => {
     const erin = (await signIn(await aToken("erin", "erin@a.test", ["eng"]))).user.id;
     const events = await app.orgraph.deps.db.selectFrom("audit_events").selectAll().where("org_id", "=", a.orgId).where("target_id", "=", erin).orderBy("seq").execute();
     expect(events.map((e) => [e.action, e.actor_id, e.auth_method, e.auth_ref])).toEqual([
+      ["sso.user.create", null, "sso", A_ISSUER],
       ["sso.member.join", null, "sso", A_ISSUER],
       ["sso.team_member.join", null, "sso", A_ISSUER],
     ]);
     // A sign-in that changes nothing writes nothing.
     await signIn(await aToken("erin", "erin@a.test", ["eng"]));
-    expect(await app.orgraph.deps.db.selectFrom("audit_events").select("id").where("target_id", "=", erin).execute()).toHaveLength(2);
+    expect(await app.orgraph.deps.db.selectFrom("audit_events").select("id").where("target_id", "=", erin).execute()).toHaveLength(3);
   });
 
   it("the groups claim is the connection's: a custom name, a single string counts as one group, anything else is none", async () => {
@@ -280,8 +281,8 @@ describe("reconciliation at every sign-in", () => {
     await app.ok(c.admin.key, connect, { o: c.orgId, i: issuer, a: AUDIENCE, j: jwksUrl, g: "roles" });
     await app.ok(c.admin.key, mapGroup, { o: c.orgId, g: "staff" });
     const as = (claims: Record<string, unknown>) => sign(aKey, "ES256", { email: "f@claims.test", ...claims }, { iss: issuer, sub: "f" });
-    expect((await signIn(await as({ groups: ["staff"] }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: "staff" }))).organizations).toEqual([{ id: c.orgId }]);
+    expect((await signIn(await as({ groups: ["staff"] }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: { staff: true } }))).organizations).toEqual([]);
     expect((await signIn(await as({ roles: [42, "staff"] }))).organizations).toEqual([{ id: c.orgId }]);
   });

@@ -1,8 +1,8 @@
 import { Authorizer, RequestSnapshot } from "../authz/authorizer.js";
 import type { AppDeps } from "../context.js";
 import { apiKeyBySecretHash } from "../modules/api-key/api-key.service.js";
-import { ManagedEmailTaken, signInThroughConnection } from "../modules/sso/sso-sign-in.service.js";
-import { connectionOfToken, verifySsoToken } from "../modules/sso/sso-verify.js";
+import { ManagedEmailTaken, NoAccessGranted, signInThroughConnection } from "../modules/sso/sso-sign-in.service.js";
+import { connectionOfToken, issuerOfToken, normalizeIssuer, verifySsoToken } from "../modules/sso/sso-verify.js";
 import type { SsoConnection } from "../modules/sso/sso-verify.js";
 import { findOrCreateUser, verifyAccount } from "../modules/user/user.service.js";
 import { IpNotAllowedError, ipRefusalRecorder, refuseKeyFromOutside, type RequestOrigin } from "./ip-refusal.js";
@@ -47,6 +47,11 @@ async function authenticate(deps: AppDeps, jwt: JwtVerifier | undefined, header:
   const kind = parseSecret(credential);
   if (kind && kind !== "ogi") return authenticateApiKey(deps, credential, snapshot);
   if (credential.split(".").length === 3) {
+    // The platform's issuer is the platform's, whatever the token's audiences: never routed to a
+    // connection (one naming it, with a second audience the platform's tokens carry, would capture them).
+    const issuer = issuerOfToken(credential);
+    const platformIssuer = deps.config.jwt?.issuer;
+    if (jwt && platformIssuer && issuer !== undefined && normalizeIssuer(issuer) === normalizeIssuer(platformIssuer)) return authenticateJwt(deps, jwt, credential);
     // An organization's own IdP (its SSO connection) when the token names one; else the platform's.
     const connection = await connectionOfToken(deps.db, credential);
     if (connection) return authenticateSso(deps, connection, credential, requestId);
@@ -92,6 +97,8 @@ async function authenticateSso(deps: AppDeps, connection: SsoConnection, token: 
   const identity = await verifySsoToken(connection, token, deps.logger);
   if (!identity || identity.email.length > 254) throw new AuthenticationError("Invalid or expired token");
   const user = await signInThroughConnection(deps, connection, identity, requestId).catch((error: unknown) => {
+    // The token is valid (its holder is the IdP's user): it may learn that the IdP grants it nothing here.
+    if (error instanceof NoAccessGranted) throw new AuthenticationError("Your organization's identity provider grants you no access here");
     if (!(error instanceof ManagedEmailTaken)) throw error;
     deps.logger.warn({ orgId: connection.org_id, issuer: connection.issuer }, "SSO sign-in refused: another account of this organization has the token's email");
     throw new AuthenticationError("Invalid or expired token");

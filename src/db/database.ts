@@ -46,6 +46,8 @@ export interface UserTable {
   /** A managed account's issuer and subject: how its connection's tokens find it again. */
   sso_issuer: ColumnType<string | null, string | null | undefined, never>;
   sso_subject: ColumnType<string | null, string | null | undefined, never>;
+  /** A managed account's newest token iat (seconds) reconciled: an older token reconciles nothing. */
+  sso_reconciled_iat: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
 }
 

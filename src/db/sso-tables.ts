@@ -4,7 +4,10 @@ import type { OrgRole, TeamRole } from "./database.js";
 /** An organization's own identity provider (issue 16 §1). */
 export interface SsoConnectionTable {
   org_id: string;
+  /** As given: verification checks the token's iss against it exactly. */
   issuer: string;
+  /** As compared (uniqueness, routing): sso-verify.ts normalizeIssuer. */
+  issuer_normalized: string;
   audience: string;
   jwks_url: string | null;
   public_key_pem: string | null;

@@ -8,9 +8,13 @@ import { sql, type Kysely } from "kysely";
  *   (organization, issuer, subject), never by email. Email stays unique among platform accounts
  *   (managed_by_org_id null) and becomes unique per managing organization, so an organization's
  *   IdP can mint any email without ever reaching the platform account of it.
+ *   `sso_reconciled_iat`: the iat of the newest token that reconciled the account, so a replayed
+ *   older token cannot re-grant what a newer one took away.
  * - `org_memberships` and `team_memberships` gain `sso_managed`: whether a connection's sign-in
  *   reconciles them (false: granted by hand, never touched by SSO).
- * - `sso_connections`: one per organization; (issuer, audience) unique across organizations.
+ * - `sso_connections`: one per organization; (issuer, audience) unique across organizations, the
+ *   issuer compared normalised (`issuer_normalized`: scheme and host lower-cased, trailing slashes
+ *   stripped), while `issuer` keeps it as given (the token's iss must match it exactly).
  * - `sso_group_mappings`: an IdP group → an org role and team roles.
  */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -19,6 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("managed_by_org_id", "text", (c) => c.references("organizations.id").onDelete("cascade"))
     .addColumn("sso_issuer", "text")
     .addColumn("sso_subject", "text")
+    .addColumn("sso_reconciled_iat", "double precision")
     .execute();
   await sql`ALTER TABLE users DROP CONSTRAINT users_email_key`.execute(db);
   await sql`CREATE UNIQUE INDEX users_platform_email ON users (email) WHERE managed_by_org_id IS NULL`.execute(db);
@@ -32,6 +37,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable("sso_connections")
     .addColumn("org_id", "text", (c) => c.primaryKey().references("organizations.id").onDelete("cascade"))
     .addColumn("issuer", "text", (c) => c.notNull())
+    .addColumn("issuer_normalized", "text", (c) => c.notNull())
     .addColumn("audience", "text", (c) => c.notNull())
     .addColumn("jwks_url", "text")
     .addColumn("public_key_pem", "text")
@@ -40,7 +46,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("version", "integer", (c) => c.notNull().defaultTo(1))
     .addColumn("updated_by", "text")
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
-    .addUniqueConstraint("sso_connections_issuer_audience", ["issuer", "audience"])
+    .addUniqueConstraint("sso_connections_issuer_audience", ["issuer_normalized", "audience"])
     .execute();
 
   await db.schema
@@ -66,5 +72,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP INDEX users_managed_email`.execute(db);
   await sql`DROP INDEX users_platform_email`.execute(db);
   await sql`ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)`.execute(db);
-  await db.schema.alterTable("users").dropColumn("sso_subject").dropColumn("sso_issuer").dropColumn("managed_by_org_id").execute();
+  await db.schema.alterTable("users").dropColumn("sso_reconciled_iat").dropColumn("sso_subject").dropColumn("sso_issuer").dropColumn("managed_by_org_id").execute();
 }

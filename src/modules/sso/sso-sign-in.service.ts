@@ -1,7 +1,7 @@
 import { ref } from "../../authz/model.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
 import type { AppDeps } from "../../context.js";
-import type { OrgRole, TeamRole, Tx } from "../../db/database.js";
+import type { Db, OrgRole, TeamRole, Tx } from "../../db/database.js";
 import { recordIdpChange } from "../audit/audit.js";
 import { removeMembershipIn } from "../member/member.service.js";
 import { orgRole, userInOrg } from "../organization/organization.relationships.js";
@@ -9,7 +9,7 @@ import { addOrgMembership, changeOrgMembershipRole, lockOrgMemberships, orgAdmin
 import { changeTeamRoleIn, leaveTeamIn } from "../team/team-membership.service.js";
 import { joinTeam, membershipsInOrg, teamIdsInOrg } from "../team/team.service.js";
 import { findOrCreateManagedUser, managedUserOf } from "../user/user.service.js";
-import type { User } from "../user/user.repository.js";
+import { markSsoReconciled, type User } from "../user/user.repository.js";
 import { findMappingsOfGroups, type SsoConnection, type SsoGroupMapping } from "./sso.repository.js";
 import type { SsoIdentity } from "./sso-verify.js";
 
@@ -127,6 +127,13 @@ function diffOf(change: Change): unknown {
 export class ManagedEmailTaken extends Error {}
 
 /**
+ * A first sign-in whose groups map to nothing (or whose token has no iat, so reconciles
+ * nothing): no account is created, so an IdP cannot grow the users table with accounts that
+ * reach nothing.
+ */
+export class NoAccessGranted extends Error {}
+
+/**
  * Signs the token's user in for the connection's organization. A read without locks decides
  * whether anything changes; if so (or the account is new), one transaction, serialized with
  * every other membership change of the organization (lockOrgMemberships), provisions and
@@ -136,14 +143,22 @@ export class ManagedEmailTaken extends Error {}
  */
 export async function signInThroughConnection(deps: AppDeps, connection: SsoConnection, identity: SsoIdentity, requestId: string | null): Promise<User> {
   const orgId = connection.org_id;
-  const desiredNow = (db: Tx) => findMappingsOfGroups(db, orgId, identity.groups).then(desiredOf);
+  const desiredNow = (db: Db | Tx) => findMappingsOfGroups(db, orgId, identity.groups).then(desiredOf);
   const existing = await managedUserOf(deps.db, orgId, connection.issuer, identity.subject);
   const keptLastAdmin = (userId: string) =>
     deps.logger.warn({ orgId, userId }, "SSO sign-in: the groups no longer imply this ADMIN's role, but it is the organization's last ADMIN; left as it is");
+  // A token older than the newest one reconciled (a replay of one issued before a group was
+  // taken away), or without iat, signs in but reconciles nothing.
+  const iat = identity.issuedAt;
+  const stale = (user: User) => iat === undefined || (user.sso_reconciled_iat !== null && iat < user.sso_reconciled_iat);
+  if (existing && stale(existing)) return existing;
+  if (!existing && (iat === undefined || (await desiredNow(deps.db)).orgRole === null)) throw new NoAccessGranted();
   if (existing) {
     const plan = await deps.db.transaction().execute(async (tx) => planChanges(tx, orgId, existing.id, await desiredNow(tx)));
     if (plan.changes.length === 0) {
       if (plan.keptLastAdmin) keptLastAdmin(existing.id);
+      // The mark moves even when nothing changes: an older token after this one must not reconcile.
+      await markSsoReconciled(deps.db, existing.id, iat!);
       return existing;
     }
   }
@@ -151,8 +166,15 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
     .transaction()
     .execute(async (tx) => {
       await lockOrgMemberships(tx, orgId);
-      const { user } = await findOrCreateManagedUser(tx, { orgId, issuer: connection.issuer, subject: identity.subject, email: identity.email });
-      const { changes, keptLastAdmin: kept } = await planChanges(tx, orgId, user.id, await desiredNow(tx));
+      const { user, created } = await findOrCreateManagedUser(tx, { orgId, issuer: connection.issuer, subject: identity.subject, email: identity.email });
+      // Re-checked under the lock (a newer token may have reconciled since the read above); the
+      // mark moves first, so concurrent sign-ins of the account serialize on its row.
+      const reconciles = iat !== undefined && (await markSsoReconciled(tx, user.id, iat));
+      const desired = reconciles ? await desiredNow(tx) : undefined;
+      // Re-checked under the lock: the mappings may have changed since the read above (rolled back: no row).
+      if (created && !desired?.orgRole) throw new NoAccessGranted();
+      if (created) await recordIdpChange(tx, { orgId, issuer: connection.issuer, action: "sso.user.create", teamId: null, targetId: user.id, diff: { email: { before: null, after: user.email } }, requestId });
+      const { changes, keptLastAdmin: kept } = desired ? await planChanges(tx, orgId, user.id, desired) : { changes: [], keptLastAdmin: false };
       if (kept) keptLastAdmin(user.id);
       for (const change of changes) {
         await apply(tx, orgId, user.id, change);
@@ -163,7 +185,9 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
       return user;
     })
     .catch((error: unknown) => {
-      if ((error as { code?: unknown }).code === "23505") throw new ManagedEmailTaken();
+      // Only the per-organization email index: any other violation is a fault, not a taken email.
+      const violation = error as { code?: unknown; constraint?: unknown };
+      if (violation.code === "23505" && violation.constraint === "users_managed_email") throw new ManagedEmailTaken();
       throw error;
     });
   deps.consistency.changed();

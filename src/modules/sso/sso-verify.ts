@@ -40,9 +40,36 @@ export function parsePublicKey(pem: string): KeyObject | undefined {
 }
 
 /**
+ * An issuer as compared (never as verified: jose's issuer check is exact): scheme and host
+ * lower-cased, trailing slashes stripped. Two spellings of one issuer are one issuer, so an
+ * organization cannot register a variant of the platform's or of another organization's.
+ */
+export function normalizeIssuer(issuer: string): string {
+  let value = issuer.trim();
+  try {
+    const url = new URL(value);
+    // URL lower-cases the scheme and host and leaves the path as it is.
+    value = `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+  } catch {
+    // Not a URL (OIDC wants one; some IdPs do not): compared as given.
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/** The token's issuer claim, read without verifying (for routing only). */
+export function issuerOfToken(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === "string" ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The connection whose (issuer, audience) the token names, read off the token without
  * verifying it (verification follows, with that connection's keys). None when the token names
- * no connection, or names two (an audience list spanning two organizations: refused, 401).
+ * no connection, or names several and neither its azp nor its first audience tells which (401).
  */
 export async function connectionOfToken(db: Db, token: string): Promise<SsoConnection | undefined> {
   let claims: JWTPayload;
@@ -53,8 +80,16 @@ export async function connectionOfToken(db: Db, token: string): Promise<SsoConne
   }
   if (typeof claims.iss !== "string") return undefined;
   const audiences = (typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []).filter((a) => typeof a === "string").slice(0, 20);
-  const found = await findConnectionsFor(db, claims.iss, audiences);
-  return found.length === 1 ? found[0] : undefined;
+  const found = await findConnectionsFor(db, normalizeIssuer(claims.iss), audiences);
+  if (found.length <= 1) return found[0];
+  // Several organizations registered this issuer with audiences the token carries (one may have
+  // added a second audience of another's tokens, "account"): the token's authorized party, else
+  // its first audience, names the one it was issued for; otherwise it is ambiguous (401).
+  const named = (audience: unknown) => {
+    const matching = typeof audience === "string" ? found.filter((c) => c.audience === audience) : [];
+    return matching.length === 1 ? matching[0] : undefined;
+  };
+  return named(claims.azp) ?? named(audiences[0]);
 }
 
 /** Per connection (and its version: a change drops the old keys), the JWKS or imported key. */
@@ -80,6 +115,8 @@ export interface SsoIdentity {
   email: string;
   subject: string;
   groups: string[];
+  /** The token's iat (seconds), when it has one: only a token at least as new as the last one reconciled reconciles. */
+  issuedAt: number | undefined;
 }
 
 /** Groups read from a token: at most this many, each at most MAX_GROUP_LENGTH characters (longer ones are ignored). */
@@ -104,5 +141,6 @@ export async function verifySsoToken(connection: SsoConnection, token: string, l
   const payload = await verifyJwt(token, key, { issuer: connection.issuer, audience: connection.audience, algorithms }, logger, connection.jwks_url ?? undefined);
   const identity = payload && identityOf(payload);
   if (!payload || !identity) return undefined;
-  return { email: identity.email, subject: identity.subject, groups: groupsOf(payload, connection.groups_claim) };
+  const issuedAt = typeof payload.iat === "number" && Number.isFinite(payload.iat) ? payload.iat : undefined;
+  return { email: identity.email, subject: identity.subject, groups: groupsOf(payload, connection.groups_claim), issuedAt };
 }

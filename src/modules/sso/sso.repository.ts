@@ -7,19 +7,20 @@ export type SsoGroupMapping = Row<"sso_group_mappings">;
 export const findConnection = (db: Db | Tx, orgId: string) =>
   db.selectFrom("sso_connections").selectAll().where("org_id", "=", orgId).executeTakeFirst();
 
-/** The connections of this issuer with one of these audiences (at most one per audience: unique). */
-export const findConnectionsFor = (db: Db | Tx, issuer: string, audiences: string[]) =>
+/** The connections of this issuer (normalised: sso-verify.ts normalizeIssuer) with one of these audiences (at most one per audience: unique, so at most as many as the audiences given). */
+export const findConnectionsFor = (db: Db | Tx, normalizedIssuer: string, audiences: string[]) =>
   audiences.length === 0
     ? Promise.resolve([])
-    : db.selectFrom("sso_connections").selectAll().where("issuer", "=", issuer).where("audience", "in", audiences).limit(2).execute();
+    : db.selectFrom("sso_connections").selectAll().where("issuer_normalized", "=", normalizedIssuer).where("audience", "in", audiences).execute();
 
 /** Creates or replaces the organization's connection; its version moves, so cached keys of the old one are dropped. */
 export const upsertConnection = (
   tx: Tx,
-  values: { orgId: string; issuer: string; audience: string; jwksUrl: string | null; publicKeyPem: string | null; groupsClaim: string; updatedBy: string },
+  values: { orgId: string; issuer: string; issuerNormalized: string; audience: string; jwksUrl: string | null; publicKeyPem: string | null; groupsClaim: string; updatedBy: string },
 ) => {
   const row = {
     issuer: values.issuer,
+    issuer_normalized: values.issuerNormalized,
     audience: values.audience,
     jwks_url: values.jwksUrl,
     public_key_pem: values.publicKeyPem,

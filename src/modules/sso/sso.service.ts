@@ -11,7 +11,7 @@ import { lockOrgMemberships, organizationById, orgRef } from "../organization/or
 import type { Organization } from "../organization/organization.repository.js";
 import { teamIdsInOrg, teamRef } from "../team/team.service.js";
 import { countMappings, deleteMappingRow, findConnection, findMapping, listMappings, upsertConnection, upsertMapping, type SsoGroupMapping } from "./sso.repository.js";
-import { MAX_GROUP_LENGTH, parsePublicKey } from "./sso-verify.js";
+import { MAX_GROUP_LENGTH, normalizeIssuer, parsePublicKey } from "./sso-verify.js";
 
 /** Mappings per organization. */
 export const MAX_SSO_GROUP_MAPPINGS = 500;
@@ -70,9 +70,13 @@ export async function setSsoConnection(ctx: AppContext, input: SsoConnectionInpu
   if ((jwksUrl === null) === (publicKeyPem === null)) throw badInput("Give exactly one of jwksUrl and publicKeyPem");
   if (jwksUrl !== null) validJwksUrl(jwksUrl, ctx.deps.config.sso.allowHttpJwks);
   if (publicKeyPem !== null && !parsePublicKey(publicKeyPem)) throw badInput("publicKeyPem is not a PEM public key (RSA, EC or Ed25519)");
+  // The platform's issuer, whatever the audience: its tokens often carry a second one
+  // (Keycloak "account", Auth0 userinfo), which would otherwise route them here (authenticate.ts
+  // also sends every token of that issuer to the platform's verifier).
+  const issuerNormalized = normalizeIssuer(issuer);
   const platform = ctx.deps.config.jwt;
-  if (platform && platform.issuer === issuer && platform.audience === audience) {
-    throw conflict("This issuer and audience are the platform's own identity provider");
+  if (platform && normalizeIssuer(platform.issuer) === issuerNormalized) {
+    throw conflict("This issuer is the platform's own identity provider: an organization cannot connect it");
   }
   const mappings = await listMappings(ctx.db, orgId);
   for (const mapping of mappings) await requireHoldsMapping(ctx.authz, orgId, await asGrant(ctx, mapping), "connect an identity provider: its mappings confer permissions you do not hold");
@@ -82,7 +86,7 @@ export async function setSsoConnection(ctx: AppContext, input: SsoConnectionInpu
   describeAudit(ctx, { orgId, targetId: orgId, diff: { connection: { before: shown(before), after: shown({ issuer, audience, jwks_url: jwksUrl, groups_claim: groupsClaim }) } } });
   await writeTransaction(
     ctx,
-    (tx) => upsertConnection(tx, { orgId, issuer, audience, jwksUrl, publicKeyPem, groupsClaim, updatedBy: caller.id }),
+    (tx) => upsertConnection(tx, { orgId, issuer, issuerNormalized, audience, jwksUrl, publicKeyPem, groupsClaim, updatedBy: caller.id }),
     { onConflict: "Another organization already connects this issuer and audience" },
   );
   return (await organizationById(ctx.db, orgId))!;

@@ -38,6 +38,20 @@ export const insertManagedUser = (tx: Tx, values: { orgId: string; issuer: strin
     .returningAll()
     .executeTakeFirstOrThrow();
 
+/**
+ * Records that a token issued at `iat` reconciled the managed account; only ever moves forward.
+ * False when a newer one already did (the token is older: it must reconcile nothing).
+ */
+export async function markSsoReconciled(db: Db | Tx, userId: string, iat: number): Promise<boolean> {
+  const updated = await db
+    .updateTable("users")
+    .set({ sso_reconciled_iat: iat })
+    .where("id", "=", userId)
+    .where((eb) => eb.or([eb("sso_reconciled_iat", "is", null), eb("sso_reconciled_iat", "<=", iat)]))
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}
+
 /** A new user row. */
 export const insertUser = (tx: Tx, values: { email: string; verified: boolean }) =>
   tx
