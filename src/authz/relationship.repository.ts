@@ -55,7 +55,7 @@ export function fromRow(row: KeyRow & Partial<Pick<RecordRow, "caveat_name" | "c
  */
 const live = (now = new Date()) => (eb: ExpressionBuilder<Database, "authz_relationships">) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]);
 
-/** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say). */
+/** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say) and the new expiry, unless it stands for good. */
 export async function insertRelationships(tx: Tx, owner: RelationshipOwner, relationships: Relationship[]): Promise<void> {
   if (relationships.length === 0) return;
   const rows = relationships.map((r) => ({ ...keyRow(r), ...caveatColumns(r), org_id: owner.orgId ?? null, team_id: owner.teamId ?? null }));
@@ -68,7 +68,10 @@ export async function insertRelationships(tx: Tx, owner: RelationshipOwner, rela
         .doUpdateSet((eb) => ({
           caveat_name: eb.ref("excluded.caveat_name"),
           caveat_context: eb.ref("excluded.caveat_context"),
-          expires_at: eb.ref("excluded.expires_at"),
+          // Never turn a standing relationship into an expiring one (an approval racing a direct
+          // grant); a standing write does make an expiring one standing. The applier writes to
+          // SpiceDB what the record holds after this (readOutboxBatch joins the record).
+          expires_at: sql<Date | null>`CASE WHEN authz_relationships.expires_at IS NULL THEN NULL ELSE excluded.expires_at END`,
         })),
     )
     .execute();
