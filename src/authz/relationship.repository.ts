@@ -123,10 +123,18 @@ export async function allRelationships(db: Db): Promise<Relationship[]> {
   return (await db.selectFrom("authz_relationships").selectAll().where(live()).execute()).map(fromRow);
 }
 
-/** The soonest instant after `now` at which a recorded relationship expires (consistency.ts: caches end there), or null. */
-export async function nextExpiry(db: Db, now: Date): Promise<Date | null> {
-  const row = await db.selectFrom("authz_relationships").select((eb) => eb.fn.min("expires_at").as("next")).where("expires_at", ">", now).executeTakeFirst();
-  return row?.next ? new Date(row.next as Date | string) : null;
+/**
+ * The soonest boundary after `now` (consistency.ts: caches end there), or null: each recorded
+ * expiry T is two, T and T + `skewMs` (SpiceDB's clock may lag ours by that much).
+ */
+export async function nextExpiry(db: Db, now: Date, skewMs = 0): Promise<Date | null> {
+  const row = await db
+    .selectFrom("authz_relationships")
+    .select(sql<Date | string | null>`min(CASE WHEN expires_at > ${now} THEN expires_at ELSE expires_at + ${skewMs}::int * interval '1 millisecond' END)`.as("next"))
+    // T + skew > now (on the index of expires_at).
+    .where("expires_at", ">", new Date(now.getTime() - skewMs))
+    .executeTakeFirst();
+  return row?.next ? new Date(row.next) : null;
 }
 
 /** Drops recorded relationships that expired before `now` (SpiceDB already ignores them): keeps the record bounded. */
