@@ -137,10 +137,19 @@ export async function nextExpiry(db: Db, now: Date, skewMs = 0): Promise<Date | 
   return row?.next ? new Date(row.next) : null;
 }
 
-/** Drops recorded relationships that expired before `now` (SpiceDB already ignores them): keeps the record bounded. */
+/**
+ * Drops recorded relationships that expired by `now` (SpiceDB already ignores them) and queues
+ * their keys, so SpiceDB drops them too (an absent key is a delete: readOutboxBatch); a key
+ * queued earlier and still pending ends the same way. Keeps the record bounded.
+ */
 export async function deleteExpiredRelationships(tx: Tx, now: Date): Promise<number> {
-  const rows = await tx.deleteFrom("authz_relationships").where("expires_at", "<=", now).executeTakeFirst();
-  return Number(rows.numDeletedRows);
+  const rows = await tx
+    .deleteFrom("authz_relationships")
+    .where("expires_at", "<=", now)
+    .returning(["resource_type", "resource_id", "relation", "subject_type", "subject_id", "subject_relation"])
+    .execute();
+  if (rows.length > 0) await tx.insertInto("authz_outbox").values(rows).execute();
+  return rows.length;
 }
 
 // Serializes appliers across processes that share one Postgres (arbitrary constant: "orgraph").
