@@ -68,12 +68,13 @@ export async function requestAccess(ctx: AppContext, input: AccessRequestInput):
   if (!Number.isInteger(input.durationMinutes) || input.durationMinutes < 1 || input.durationMinutes > MAX_DURATION_MINUTES) {
     throw badInput(`durationMinutes must be between 1 and ${MAX_DURATION_MINUTES} (one week)`);
   }
-  refuseGrantingRole(input.role ?? null);
   const justification = boundedText(input.justification, "justification");
   const { team, environmentId } = await scopeOf(ctx, input.scopeId);
   const requesterId = personOf(ctx, "request access");
   // Seeing a team by a shared chain or a billing role is seeing it from its organization.
   if (!(await orgMembershipOf(ctx.db, team.org_id, requesterId))) throw notFound("not a member of the scope's organization");
+  // After the scope's visibility: an invisible team answers as a random id, whatever the role.
+  refuseGrantingRole(input.role ?? null);
   await refuseWhatIsHeld(ctx, team, environmentId, input.role ?? null);
   describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: input.scopeId, diff: { role: input.role ?? null, durationMinutes: input.durationMinutes } });
   return writeTransaction(
