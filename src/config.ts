@@ -27,6 +27,8 @@ export interface Config {
   trustedProxies: string[];
   /** How long requests keep being served after SIGTERM, while /readyz answers 503. */
   shutdownDrainMs: number;
+  /** How far a remote SpiceDB's clock may lag Orgraph's: each relationship expiry ends cached answers at its instant and again this much later (consistency.ts). */
+  authzClockSkewMs: number;
   invitations: {
     lifetimeHours: number;
     /** The link emailed to the invitee; `{token}` is replaced by the invitation's secret. */
@@ -159,6 +161,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const shutdownDrainMs = Number(env.SHUTDOWN_DRAIN_MS ?? 1000);
   if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) problems.push(`SHUTDOWN_DRAIN_MS must be a whole number of milliseconds, got "${env.SHUTDOWN_DRAIN_MS}"`);
 
+  const authzClockSkewMs = Number(env.AUTHZ_CLOCK_SKEW_MS ?? 5000);
+  if (!Number.isInteger(authzClockSkewMs) || authzClockSkewMs < 0 || authzClockSkewMs > 60_000) {
+    problems.push(`AUTHZ_CLOCK_SKEW_MS must be a whole number of milliseconds from 0 to 60000, got "${env.AUTHZ_CLOCK_SKEW_MS}"`);
+  }
+
   const invitations = {
     lifetimeHours: positive("INVITATION_LIFETIME_HOURS", 7 * 24),
     linkTemplate: env.INVITATION_LINK ?? `http://localhost:${port}/accept-invitation?token={token}`,
@@ -187,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sso = { allowHttpJwks: allowHttpJwks ?? false };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n- ${problems.join("\n- ")}`);
-  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, admission, http, securityLog, trustedProxies, shutdownDrainMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl, sso };
+  return { port, databaseUrl, dataDir: resolve(env.ORGRAPH_DATA_DIR ?? ".orgraph"), spicedb, jwt, logLevel, secretKey, limits, admission, http, securityLog, trustedProxies, shutdownDrainMs, authzClockSkewMs, invitations, mail, metricsToken, tracing, redisUrl, publicUrl, sso };
 }
 
 function parseBoolean(value: string): boolean | undefined {

@@ -82,7 +82,8 @@ export async function startOrgraph(
     if (admitted > 0) logger.info({ relationships: admitted }, "recorded missing ip_allowed wildcards");
 
     // Several API processes may share a remote SpiceDB: they share the freshest token through Postgres.
-    const consistency = new ConsistencyTracker(embedded ? undefined : database.db, database.db);
+    // A remote SpiceDB keeps its own clock: each expiry also ends cached answers once it may have caught up.
+    const consistency = new ConsistencyTracker(embedded ? undefined : database.db, database.db, embedded ? 0 : config.authzClockSkewMs);
     // With PGlite, the data folder's lock keeps every other writer out (bootstrap included).
     const outbox = new OutboxApplier(database.db, authzClient, consistency, logger, embedded && !config.databaseUrl);
     if (embedded) {

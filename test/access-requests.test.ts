@@ -154,7 +154,8 @@ describe.each([
         expires_at: null, decided_by: null, decided_at: null, deny_reason: null,
       }).execute();
     }
-    const eleventh = await ask("ADMIN");
+    // The bound is checked before the duplicate: an eleventh request answers with it.
+    const eleventh = await ask("OPERATOR");
     expect(codes(eleventh)).toEqual(["BAD_USER_INPUT"]);
     expect(eleventh.errors![0]!.message).toMatch(/10 pending/);
     // The first one lapses undecided: it reads EXPIRED, cannot be approved, and its place is free.
@@ -163,7 +164,7 @@ describe.each([
     const status = `query($id: ID!) { node(id: $id) { ... on AccessRequest { status expiresAt } } }`;
     expect((await w.app.ok(bounded.key, status, { id: firstId })).node.status).toBe("EXPIRED");
     expect(codes(await w.app.gql(w.teamAdmin.key, APPROVE, { id: firstId }))).toEqual(["CONFLICT"]);
-    expect(codes(await ask("ADMIN"))).toEqual([]);
+    expect(codes(await ask("OPERATOR"))).toEqual([]);
   });
 
   it("only someone who could grant it decides, never the requester; a decided request is CONFLICT", async () => {
@@ -180,9 +181,8 @@ describe.each([
       expect(codes(answer)).toEqual(["NOT_FOUND"]);
       expect(answer.errors![0]!.message).toBe(ghost.errors![0]!.message);
     }
-    // A role request for ADMIN: the env manager manages members but is no ADMIN: FORBIDDEN (no escalation).
-    const wantsAdmin = (await w.app.ok(w.member.key, REQUEST, { i: { scopeId: w.team, role: "ADMIN", durationMinutes: 60, justification: "on call" } })).requestAccess.id;
-    expect(codes(await w.app.gql(w.envManager.key, APPROVE, { id: wantsAdmin }))).toEqual(["FORBIDDEN"]);
+    // A role request (ADMIN cannot be asked for: see the test of what temporary access never carries).
+    const wantsAdmin = (await w.app.ok(w.viewer.key, REQUEST, { i: { scopeId: w.team, role: "MEMBER", durationMinutes: 60, justification: "on call" } })).requestAccess.id;
     // The team ADMIN denies it with a reason; then it can be neither approved nor denied again.
     const denied = (await w.app.ok(w.teamAdmin.key, DENY, { id: wantsAdmin, r: "use the runbook" })).denyAccessRequest;
     expect(denied).toMatchObject({ status: "DENIED", expiresAt: null, denyReason: "use the runbook", decidedBy: { id: w.teamAdmin.userId } });
@@ -208,18 +208,69 @@ describe.each([
     ]));
   });
 
-  it("taking away a temporary role is granting it in reverse: a member manager who is no ADMIN cannot remove a temporary ADMIN", async () => {
-    const elevated = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "MEMBER" }], "elevated");
-    const id = (await w.app.ok(elevated.key, REQUEST, { i: { scopeId: w.team, role: "ADMIN", durationMinutes: 60, justification: "release night" } })).requestAccess.id;
+  it("taking away a temporary role is granting it in reverse: a member manager who is no MEMBER cannot remove a temporary MEMBER", async () => {
+    const elevated = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "VIEWER" }], "elevated");
+    const remover = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "VIEWER" }], "viewer-member-manager");
+    const role = (await w.app.ok(w.org.admin.key, `mutation($o: ID!) { createRole(organizationId: $o, name: "member-managers", permissions: ["team:manage_members"]) { id } }`, { o: w.org.orgId })).createRole.id;
+    await w.app.ok(w.org.admin.key, `mutation($r: ID!, $t: ID!, $p: ID!) { assignRole(roleId: $r, teamId: $t, principalId: $p) { role { id } } }`, { r: role, t: w.team, p: remover.userId });
+    const id = (await w.app.ok(elevated.key, REQUEST, { i: { scopeId: w.team, role: "MEMBER", durationMinutes: 60, justification: "release night" } })).requestAccess.id;
     expect((await w.app.ok(w.org.admin.key, APPROVE, { id })).approveAccessRequest.status).toBe("APPROVED");
-    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("team:manage_members");
+    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("resources:write");
     const remove = `mutation($t: ID!, $p: ID!) { removeTeamMember(teamId: $t, principalId: $p) }`;
-    expect(codes(await w.app.gql(w.envManager.key, remove, { t: w.team, p: elevated.userId }))).toEqual(["FORBIDDEN"]);
-    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("team:manage_members");
+    expect(codes(await w.app.gql(remover.key, remove, { t: w.team, p: elevated.userId }))).toEqual(["FORBIDDEN"]);
+    expect((await w.app.ok(elevated.key, PERMS, { on: w.team })).viewerPermissions).toContain("resources:write");
     // A team ADMIN may, and the temporary role goes with the membership.
     expect((await w.app.ok(w.teamAdmin.key, remove, { t: w.team, p: elevated.userId })).removeTeamMember).toBe(true);
     expect((await w.app.gql(elevated.key, PERMS, { on: w.team })).data?.viewerPermissions ?? []).not.toContain("team:view");
   });
+
+  it("temporary access never carries a power to grant, mint or share: ADMIN cannot be asked for, nor approved from a stored request", async () => {
+    const climber = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "MEMBER" }], "climber");
+    const asked = await w.app.gql(climber.key, REQUEST, { i: { scopeId: w.team, role: "ADMIN", durationMinutes: 60, justification: "take over" } });
+    expect(codes(asked)).toEqual(["BAD_USER_INPUT"]);
+    expect(asked.errors![0]!.message).toBe("ADMIN cannot be requested just in time: it grants and mints lasting access");
+    // A request for ADMIN stored before this rule (or written by hand) is refused at approval too, and grants nothing.
+    const stored = newId("AccessRequest");
+    await w.app.orgraph.deps.db.insertInto("access_requests").values({
+      id: stored, org_id: w.org.orgId, team_id: w.team, environment_id: null, role: "ADMIN", requester_id: climber.userId,
+      justification: "legacy", duration_minutes: 60, status: "PENDING", decide_by: new Date(Date.now() + 3_600_000),
+      expires_at: null, decided_by: null, decided_at: null, deny_reason: null,
+    }).execute();
+    const approved = await w.app.gql(w.org.admin.key, APPROVE, { id: stored });
+    expect(codes(approved)).toEqual(["BAD_USER_INPUT"]);
+    expect(approved.errors![0]!.message).toBe("ADMIN cannot be requested just in time: it grants and mints lasting access");
+    expect((await w.app.ok(climber.key, PERMS, { on: w.team })).viewerPermissions).not.toContain("team:manage_members");
+    expect(await w.app.orgraph.deps.db.selectFrom("authz_relationships").select("relation").where("resource_id", "=", w.team).where("subject_id", "=", climber.userId).execute()).toEqual([{ relation: "member" }]);
+  });
+
+  it("a temporary OPERATOR or MEMBER obtains nothing lasting during its window, and holds nothing extra after it", async () => {
+    const temp = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "VIEWER" }], "temporary");
+    const second = await w.app.seed.member(w.org, "MEMBER", [], "second-account");
+    const attempts: [string, string, Record<string, unknown>][] = [
+      ["setTeamRole", `mutation($t: ID!, $p: ID!, $r: TeamRole!) { setTeamRole(teamId: $t, principalId: $p, role: $r) { role } }`, { t: w.team, p: temp.userId }],
+      ["addTeamMember", `mutation($t: ID!, $p: ID!, $r: TeamRole!) { addTeamMember(teamId: $t, principalId: $p, role: $r) { role } }`, { t: w.team, p: second.userId }],
+      ["createApiKey", `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { name: "mine", teamId: w.team, type: "FULL_ACCESS" } }],
+      ["createServiceAccount", `mutation($t: ID!, $r: TeamRole!) { createServiceAccount(teamId: $t, name: "mine", role: $r) { serviceAccount { id } } }`, { t: w.team }],
+      ["grantEnvironmentAccess", `mutation($e: ID!, $p: ID!) { grantEnvironmentAccess(environmentId: $e, principalId: $p) { id } }`, { e: w.prod, p: temp.userId }],
+    ];
+    for (const role of ["OPERATOR", "MEMBER"]) {
+      const id = (await w.app.ok(temp.key, REQUEST, { i: { scopeId: w.team, role, durationMinutes: 1, justification: "on call" } })).requestAccess.id;
+      const ends = new Date(Date.now() + 3_000);
+      await approveAccessRequest(await contextOf(w, w.teamAdmin.key), id, { expiresAt: ends });
+      expect((await w.app.ok(temp.key, PERMS, { on: w.team })).viewerPermissions).toContain("models:invoke");
+      for (const [name, mutation, variables] of attempts) {
+        const vars = name === "createApiKey" || name === "grantEnvironmentAccess" ? variables : { ...variables, r: role };
+        expect(codes(await w.app.gql(temp.key, mutation, vars)), `${role}: ${name}`).toEqual(["FORBIDDEN"]);
+      }
+      while (Date.now() <= ends.getTime()) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await w.app.ok(temp.key, PERMS, { on: w.team })).viewerPermissions).not.toContain("models:invoke");
+    }
+    // After both windows: exactly the standing VIEWER role, no grant, no key, no account, no second member.
+    const db = w.app.orgraph.deps.db;
+    const held = await db.selectFrom("authz_relationships").select(["resource_id", "relation", "expires_at"]).where("subject_id", "in", [temp.userId, second.userId]).where("resource_id", "in", [w.team, w.prod]).execute();
+    expect(held.filter((r) => r.expires_at === null || r.expires_at > new Date())).toEqual([{ resource_id: w.team, relation: "viewer", expires_at: null }]);
+    expect(await db.selectFrom("service_accounts").select("id").where("team_id", "=", w.team).where("name", "=", "mine").execute()).toEqual([]);
+  }, 60_000);
 
   it("an approved access ends at its instant: no allow survives it in SpiceDB, Postgres, the caches or the gateway", async () => {
     const operator = await w.app.seed.member(w.org, "MEMBER", [{ teamId: w.team, role: "VIEWER" }], "operator-for-a-while");

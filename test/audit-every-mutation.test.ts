@@ -46,7 +46,9 @@ beforeAll(async () => {
   // Just-in-time access: the team MEMBER asks, the admin decides (never the requester).
   const asked = await step("requestAccess", "access_request.request", `mutation($e: ID!) { requestAccess(input: { scopeId: $e, durationMinutes: 60, justification: "hotfix" }) { id } }`, { e: env }, accepted.secret);
   await step("approveAccessRequest", "access_request.approve", `mutation($i: ID!) { approveAccessRequest(id: $i) { status } }`, { i: asked.id });
-  const askedRole = await step("requestAccess", "access_request.request", `mutation($t: ID!) { requestAccess(input: { scopeId: $t, role: ADMIN, durationMinutes: 60, justification: "on call" }) { id } }`, { t: team }, accepted.secret);
+  // A second request to deny (ADMIN cannot be asked for; the MEMBER holds every other role): a grant on another restricted environment.
+  const canary = (await app.ok(org.admin.key, `mutation($t: ID!) { createEnvironment(teamId: $t, name: "canary", restricted: true) { id } }`, { t: team })).createEnvironment.id;
+  const askedRole = await step("requestAccess", "access_request.request", `mutation($e: ID!) { requestAccess(input: { scopeId: $e, durationMinutes: 60, justification: "on call" }) { id } }`, { e: canary }, accepted.secret);
   await step("denyAccessRequest", "access_request.deny", `mutation($i: ID!) { denyAccessRequest(id: $i, reason: "no") { status } }`, { i: askedRole.id });
   const model = (await step("createModel", "model.create", `mutation($t: ID!) { createModel(teamId: $t, name: "m") { id } }`, { t: team })).id;
   const deployment = (await step("deployModel", "model.deploy", `mutation($t: ID!) { deployModel(input: { teamId: $t, modelName: "m", environment: "prod" }) { id } }`, { t: team })).id;

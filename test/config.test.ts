@@ -80,6 +80,13 @@ describe("configuration", () => {
     expect(loadConfig({ GRAPHQL_MAX_QUEUED_PER_CLIENT: "64" }).admission.maxQueuedPerClient).toBe(64);
   });
 
+  it("reads AUTHZ_CLOCK_SKEW_MS (5000 by default), from 0 to 60000 milliseconds", () => {
+    expect(loadConfig({}).authzClockSkewMs).toBe(5000);
+    expect(loadConfig({ AUTHZ_CLOCK_SKEW_MS: "0" }).authzClockSkewMs).toBe(0);
+    expect(loadConfig({ AUTHZ_CLOCK_SKEW_MS: "60000" }).authzClockSkewMs).toBe(60000);
+    for (const bad of ["-1", "60001", "1.5", "soon"]) expect(() => loadConfig({ AUTHZ_CLOCK_SKEW_MS: bad }), bad).toThrow(/AUTHZ_CLOCK_SKEW_MS/);
+  });
+
   it("lists every problem at once", () => {
     expect(() => loadConfig({ PORT: "x", LOG_LEVEL: "loud" })).toThrow(/PORT[\s\S]*LOG_LEVEL/);
   });

@@ -27,6 +27,11 @@ export interface Snapshot {
  * reads a stamp naming the instant after, and no answer cached before the expiry is served to
  * a request that starts after it (the same argument as for a revocation). The next instant is
  * read from Postgres once per base stamp (a write may add one) and again once it has passed.
+ *
+ * A remote SpiceDB's clock may lag Orgraph's by up to `clockSkewMs`: a check it answers just
+ * after T (by Orgraph's clock) may still count the relationship, and that allow would be cached
+ * under the stamp naming the next instant. So each expiry is two boundaries, T and T + skew:
+ * whatever was cached in [T, T + skew) is dropped at T + skew.
  */
 export class ConsistencyTracker {
   private token: string | undefined;
@@ -35,10 +40,14 @@ export class ConsistencyTracker {
   private expiry: { base: string; next: Date | null } | undefined;
   private expiryLoad: { base: string; promise: Promise<Date | null> } | undefined;
 
-  /** `expiries`: where the relationship record is, to read the next expiry instant (absent: no part of the stamp for it). */
+  /**
+   * `expiries`: where the relationship record is, to read the next expiry instant (absent: no
+   * part of the stamp for it). `clockSkewMs`: how far SpiceDB's clock may lag (AUTHZ_CLOCK_SKEW_MS).
+   */
   constructor(
     private readonly shared?: Db,
     private readonly expiries: Db | undefined = shared,
+    private readonly clockSkewMs = 0,
   ) {}
 
   /** SpiceDB acknowledged a write (token may be empty if it did not say). */
@@ -84,7 +93,7 @@ export class ConsistencyTracker {
     const now = new Date();
     let known = this.expiry;
     if (!known || known.base !== base || (known.next !== null && now >= known.next)) {
-      if (this.expiryLoad?.base !== base) this.expiryLoad = { base, promise: nextExpiry(this.expiries, now) };
+      if (this.expiryLoad?.base !== base) this.expiryLoad = { base, promise: nextExpiry(this.expiries, now, this.clockSkewMs) };
       const load = this.expiryLoad;
       const next = await load.promise.finally(() => {
         if (this.expiryLoad === load) this.expiryLoad = undefined;

@@ -7,6 +7,7 @@ import {
   allRelationships,
   bumpRevision,
   clearOutbox,
+  deleteExpiredRelationships,
   deleteFromOutbox,
   readOutboxBatch,
   shareToken,
@@ -14,6 +15,7 @@ import {
 } from "./relationship.repository.js";
 
 const OUTBOX_BATCH = 500; // SpiceDB accepts up to 1,000 updates per write; keys may need one each.
+const SWEEP_EVERY_MS = 60_000; // expired relationships change no answer: a minute's delay only costs rows
 
 /**
  * Makes SpiceDB follow the relationship record: applies what relationship-writes.ts queued,
@@ -25,6 +27,7 @@ export class OutboxApplier {
   /** Failed flushes so far, and whether keys may be left queued (unknown at start: yes). */
   private failures = 0;
   private leftovers = true;
+  private lastSweep = 0;
 
   constructor(
     private readonly db: Db,
@@ -85,12 +88,33 @@ export class OutboxApplier {
       this.consistency.advance(await this.authz.write(updates));
     }
     await clearOutbox(this.db);
+    // What expired while the server was down was not refilled: its rows go now.
+    await this.sweepExpired();
     return relationships.length;
   }
 
-  /** Retries whatever a failed flush left queued, until stopped. */
+  /**
+   * Drops expired relationships from the record and from SpiceDB (their keys go through the
+   * outbox, so a delete never overtakes a pending write of the same key: the applier reads the
+   * record when it applies). Returns how many rows went; throws if SpiceDB fails (the keys stay queued).
+   */
+  async sweepExpired(): Promise<number> {
+    this.lastSweep = Date.now();
+    const swept = await this.db.transaction().execute((tx) => deleteExpiredRelationships(tx, new Date()));
+    if (swept > 0) {
+      this.leftovers = true;
+      await this.flush();
+    }
+    return swept;
+  }
+
+  /** Retries whatever a failed flush left queued, and sweeps expired relationships once a minute, until stopped. */
   startBackgroundFlush(intervalMs = 1000): void {
     this.timer = setInterval(() => {
+      if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.sweepExpired().catch((error: unknown) => this.logger.warn({ err: error }, "sweeping expired relationships failed; will retry"));
+        return;
+      }
       if (this.ownsOutbox && !this.leftovers) return;
       this.flush().catch((error: unknown) => this.logger.warn({ err: error }, "relationship flush failed; will retry"));
     }, intervalMs);

@@ -55,7 +55,7 @@ export function fromRow(row: KeyRow & Partial<Pick<RecordRow, "caveat_name" | "c
  */
 const live = (now = new Date()) => (eb: ExpressionBuilder<Database, "authz_relationships">) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]);
 
-/** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say). */
+/** Records the relationships; a key already recorded takes the new caveat (a new allowlist's CIDRs, say) and the new expiry, unless it stands for good. */
 export async function insertRelationships(tx: Tx, owner: RelationshipOwner, relationships: Relationship[]): Promise<void> {
   if (relationships.length === 0) return;
   const rows = relationships.map((r) => ({ ...keyRow(r), ...caveatColumns(r), org_id: owner.orgId ?? null, team_id: owner.teamId ?? null }));
@@ -68,7 +68,10 @@ export async function insertRelationships(tx: Tx, owner: RelationshipOwner, rela
         .doUpdateSet((eb) => ({
           caveat_name: eb.ref("excluded.caveat_name"),
           caveat_context: eb.ref("excluded.caveat_context"),
-          expires_at: eb.ref("excluded.expires_at"),
+          // Never turn a standing relationship into an expiring one (an approval racing a direct
+          // grant); a standing write does make an expiring one standing. The applier writes to
+          // SpiceDB what the record holds after this (readOutboxBatch joins the record).
+          expires_at: sql<Date | null>`CASE WHEN authz_relationships.expires_at IS NULL THEN NULL ELSE excluded.expires_at END`,
         })),
     )
     .execute();
@@ -120,16 +123,33 @@ export async function allRelationships(db: Db): Promise<Relationship[]> {
   return (await db.selectFrom("authz_relationships").selectAll().where(live()).execute()).map(fromRow);
 }
 
-/** The soonest instant after `now` at which a recorded relationship expires (consistency.ts: caches end there), or null. */
-export async function nextExpiry(db: Db, now: Date): Promise<Date | null> {
-  const row = await db.selectFrom("authz_relationships").select((eb) => eb.fn.min("expires_at").as("next")).where("expires_at", ">", now).executeTakeFirst();
-  return row?.next ? new Date(row.next as Date | string) : null;
+/**
+ * The soonest boundary after `now` (consistency.ts: caches end there), or null: each recorded
+ * expiry T is two, T and T + `skewMs` (SpiceDB's clock may lag ours by that much).
+ */
+export async function nextExpiry(db: Db, now: Date, skewMs = 0): Promise<Date | null> {
+  const row = await db
+    .selectFrom("authz_relationships")
+    .select(sql<Date | string | null>`min(CASE WHEN expires_at > ${now} THEN expires_at ELSE expires_at + ${skewMs}::int * interval '1 millisecond' END)`.as("next"))
+    // T + skew > now (on the index of expires_at).
+    .where("expires_at", ">", new Date(now.getTime() - skewMs))
+    .executeTakeFirst();
+  return row?.next ? new Date(row.next) : null;
 }
 
-/** Drops recorded relationships that expired before `now` (SpiceDB already ignores them): keeps the record bounded. */
+/**
+ * Drops recorded relationships that expired by `now` (SpiceDB already ignores them) and queues
+ * their keys, so SpiceDB drops them too (an absent key is a delete: readOutboxBatch); a key
+ * queued earlier and still pending ends the same way. Keeps the record bounded.
+ */
 export async function deleteExpiredRelationships(tx: Tx, now: Date): Promise<number> {
-  const rows = await tx.deleteFrom("authz_relationships").where("expires_at", "<=", now).executeTakeFirst();
-  return Number(rows.numDeletedRows);
+  const rows = await tx
+    .deleteFrom("authz_relationships")
+    .where("expires_at", "<=", now)
+    .returning(["resource_type", "resource_id", "relation", "subject_type", "subject_id", "subject_relation"])
+    .execute();
+  if (rows.length > 0) await tx.insertInto("authz_outbox").values(rows).execute();
+  return rows.length;
 }
 
 // Serializes appliers across processes that share one Postgres (arbitrary constant: "orgraph").

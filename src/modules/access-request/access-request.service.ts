@@ -73,6 +73,8 @@ export async function requestAccess(ctx: AppContext, input: AccessRequestInput):
   const requesterId = personOf(ctx, "request access");
   // Seeing a team by a shared chain or a billing role is seeing it from its organization.
   if (!(await orgMembershipOf(ctx.db, team.org_id, requesterId))) throw notFound("not a member of the scope's organization");
+  // After the scope's visibility: an invisible team answers as a random id, whatever the role.
+  refuseGrantingRole(input.role ?? null);
   await refuseWhatIsHeld(ctx, team, environmentId, input.role ?? null);
   describeAudit(ctx, { orgId: team.org_id, teamId: team.id, targetId: input.scopeId, diff: { role: input.role ?? null, durationMinutes: input.durationMinutes } });
   return writeTransaction(
@@ -95,6 +97,24 @@ export async function requestAccess(ctx: AppContext, input: AccessRequestInput):
     },
     { onConflict: "You already have a pending request for this access" },
   );
+}
+
+/**
+ * The team permissions that grant, mint or share lasting access (schema.zed: team#manage_members
+ * also gates chain#share and role assignments, team#manage_keys team keys and service accounts,
+ * team#manage_environments environment grants). A role carrying any of them is never granted for
+ * a while: its holder could, within the window, write itself (or a second account, a key, a
+ * service account, a share) the same powers for good — what addTeamMember and the rest write
+ * has no expiry. Today that is ADMIN alone; the list is derived, so a role gaining one of these
+ * is refused too. (A personal key acts as its user, so it loses the temporary powers with them.)
+ */
+const GRANTING_PERMISSIONS = ["manage_members", "manage_keys", "manage_environments"];
+
+/** BAD_USER_INPUT for a role that grants or mints lasting access (asked for, or stored before this rule and approved). */
+export function refuseGrantingRole(role: TeamRole | null): void {
+  if (role && TEAM_ROLE_GRANTS[role].some((p) => GRANTING_PERMISSIONS.includes(p))) {
+    throw badInput(`${role} cannot be requested just in time: it grants and mints lasting access`);
+  }
 }
 
 /** Asking for what one already holds (or for a grant that would give nothing) is BAD_USER_INPUT. */
@@ -154,6 +174,7 @@ function requirePending(request: AccessRequest, now: Date): void {
  */
 export async function approveAccessRequest(ctx: AppContext, id: string, options: { expiresAt?: Date } = {}): Promise<AccessRequest> {
   const request = await getAccessRequest(ctx, id);
+  refuseGrantingRole(request.role);
   const deciderId = await requireDecider(ctx, request, "grant");
   describeAudit(ctx, { orgId: request.org_id, teamId: request.team_id, targetId: id, diff: { status: { before: "PENDING", after: "APPROVED" } } });
   return writeTransaction(ctx, async (tx) => {
