@@ -1,6 +1,7 @@
 import { getIntrospectionQuery } from "graphql";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hashSecret } from "../src/auth/secrets.js";
+import { newId } from "../src/ids.js";
 import { codes, type TestApp } from "./helpers/app.js";
 import { alive, createKey, customRoleHolder, DAY, faults, GHOST_KEY, invoke, keyRow, oidcToken, rotate, serviceAccount, setPolicy, teamKey, whoami, world, type World, useKeyLifecycleApp } from "./helpers/key-lifecycle.js";
 
@@ -109,7 +110,7 @@ describe("K3: a previous secret in its grace period mints no credential (nor rev
     fresh = (await app.ok(stale, rotate, { id: own.apiKey.id, g: 3600 })).rotateApiKey.secret;
   });
 
-  it("it still authenticates, but rotateApiKey, revokeApiKey, createApiKey, createServiceAccount, inviteMember and acceptInvitation are FORBIDDEN to it; the new secret may", async () => {
+  it("it still authenticates, but rotateApiKey, revokeApiKey, createApiKey, createServiceAccount, inviteMember, acceptInvitation, setSsoConnection, setSsoGroupMapping, deleteSsoGroupMapping and approveAccessRequest are FORBIDDEN to it; the new secret may", async () => {
     expect(await alive(stale)).toBe(true);
     const ownKeyId = (await app.orgraph.deps.db.selectFrom("api_keys").select("id").where("secret_hash", "=", hashSecret(fresh)).executeTakeFirstOrThrow()).id;
     const invitation = await app.ok(w.org.admin.key, `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "grace-${Date.now()}@example.test", role: MEMBER }) { token } }`, { o: w.org.orgId });
@@ -124,6 +125,11 @@ describe("K3: a previous secret in its grace period mints no credential (nor rev
       ["createServiceAccount", `mutation($t: ID!) { createServiceAccount(teamId: $t, name: "grace-bot", role: VIEWER) { secret } }`, { t: w.team }],
       ["inviteMember", `mutation($o: ID!) { inviteMember(input: { organizationId: $o, email: "more@example.test", role: ADMIN }) { token } }`, { o: w.org.orgId }],
       ["acceptInvitation", `mutation($t: String!) { acceptInvitation(token: $t) { secret } }`, { t: invitation.inviteMember.token }],
+      // An IdP connection or mapping mints accounts with the mappings' roles; an approval grants access.
+      ["setSsoConnection", `mutation($o: ID!) { setSsoConnection(organizationId: $o, issuer: "https://idp.grace.test/", audience: "x", jwksUrl: "https://idp.grace.test/jwks") { id } }`, { o: w.org.orgId }],
+      ["setSsoGroupMapping", `mutation($o: ID!) { setSsoGroupMapping(organizationId: $o, group: "g", orgRole: ADMIN) { group } }`, { o: w.org.orgId }],
+      ["deleteSsoGroupMapping", `mutation($o: ID!) { deleteSsoGroupMapping(organizationId: $o, group: "g") }`, { o: w.org.orgId }],
+      ["approveAccessRequest (a nonexistent request)", `mutation { approveAccessRequest(id: "${newId("AccessRequest")}") { id } }`, {}],
     ];
     for (const [label, query, variables] of calls) {
       const result = await app.gql(stale, query, variables);

@@ -217,3 +217,25 @@ describe("5. only the per-organization email index is 'email taken'", () => {
     }
   });
 });
+
+describe("cross-feature review: the key policy binds an account SSO (re)joins to the organization", () => {
+  it("ATTACK: a forever personal key minted while the managed account belonged to no organization is capped when its groups join it again", async () => {
+    const t0 = now() - 30;
+    const joined = await signIn(await aToken("keeper", ["eng"], { iat: t0 }));
+    expect(joined.organizations.map((o) => o.id)).toEqual([a.orgId]);
+    // Removed by its groups, the account belongs to no organization: no policy binds its new key.
+    const outside = await aToken("keeper", [], { iat: t0 + 10 });
+    expect((await signIn(outside)).organizations).toEqual([]);
+    const minted = await app.ok(outside, `mutation { createApiKey(input: { name: "forever" }) { apiKey { id expiresAt } } }`);
+    expect(minted.createApiKey.apiKey.expiresAt).toBeNull();
+    await app.ok(a.admin.key, `mutation($o: ID!) { setKeyPolicy(organizationId: $o, maxLifetimeDays: 30, requireExpiry: false) { id } }`, { o: a.orgId });
+    try {
+      expect((await signIn(await aToken("keeper", ["eng"], { iat: t0 + 20 }))).organizations.map((o) => o.id)).toEqual([a.orgId]);
+      const row = await app.orgraph.deps.db.selectFrom("api_keys").select("expires_at").where("id", "=", minted.createApiKey.apiKey.id).executeTakeFirstOrThrow();
+      expect(row.expires_at).not.toBeNull();
+      expect(new Date(row.expires_at!).getTime()).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000);
+    } finally {
+      await app.ok(a.admin.key, `mutation($o: ID!) { setKeyPolicy(organizationId: $o, maxLifetimeDays: null, requireExpiry: false) { id } }`, { o: a.orgId });
+    }
+  });
+});

@@ -18,13 +18,13 @@ export function requireUser(ctx: AppContext): Extract<Principal, { kind: "USER" 
  * FORBIDDEN for a caller that authenticated with a key's previous secret (in its rotation
  * grace period): that secret is on its way out, perhaps because it leaked, so it may keep
  * working but never mint a credential — rotate the key again (and lock its owner out), create
- * keys, service accounts or invitations — nor revoke a key (its own: that ends the owner's new
- * secret too). Called first by each of those mutations, before any lookup, so it answers alike
+ * keys, service accounts or invitations, connect an IdP or map its groups (which mint accounts),
+ * approve an access request — nor revoke a key (its own: that ends the owner's new secret too). Called first by each of those mutations, before any lookup, so it answers alike
  * whatever the ids.
  */
 export function refuseGraceSecret(ctx: AppContext): void {
   if (ctx.principal?.via.method === "api_key" && ctx.principal.via.previousSecret) {
-    throw forbidden("This key's previous secret is in its rotation grace period: it cannot mint credentials or revoke keys; use the new secret");
+    throw forbidden("This key's previous secret is in its rotation grace period: it cannot mint credentials, grant access or revoke keys; use the new secret");
   }
 }
 

@@ -1,3 +1,4 @@
+import { refuseGraceSecret } from "../../auth/caller.js";
 import { ENVIRONMENT_GRANT, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import { findRelationships } from "../../authz/relationship.repository.js";
 import { writeRelationships } from "../../authz/relationship-writes.js";
@@ -173,6 +174,8 @@ function requirePending(request: AccessRequest, now: Date): void {
  * tests only: the GraphQL mutation never passes it) ends it at that instant instead.
  */
 export async function approveAccessRequest(ctx: AppContext, id: string, options: { expiresAt?: Date } = {}): Promise<AccessRequest> {
+  // An approval grants access: not for a secret on its way out.
+  refuseGraceSecret(ctx);
   const request = await getAccessRequest(ctx, id);
   refuseGrantingRole(request.role);
   const deciderId = await requireDecider(ctx, request, "grant");

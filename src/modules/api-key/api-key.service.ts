@@ -27,6 +27,7 @@ import {
   markKeyRevoked,
   recordLastUsed,
   revokeKeysMintedBy,
+  capPersonalKeyExpiry,
   type ApiKey,
 } from "./api-key.repository.js";
 
@@ -183,6 +184,8 @@ export const apiKeyBySecretHash = findApiKeyBySecretHash;
 export const recordKeysLastUsed = recordLastUsed;
 /** Revokes, in the caller's transaction, every live key that acts as the user or that the user created; returns them. */
 export { revokeKeysMintedBy };
+/** Caps the user's live personal keys at `cap` (key-policy.service.ts: on joining an organization). */
+export { capPersonalKeyExpiry };
 /** The ids of the service account's keys, revoked or not. */
 export const keyIdsOfServiceAccount = findKeyIdsOfServiceAccount;
 

@@ -6,7 +6,7 @@ import { writeTransaction } from "../../write.js";
 import { describeAudit } from "../audit/audit.js";
 import { orgRef } from "../organization/organization.service.js";
 import type { Organization } from "../organization/organization.repository.js";
-import { capPersonalKeyExpiry } from "../api-key/api-key.repository.js";
+import { capPersonalKeyExpiry } from "../api-key/api-key.service.js";
 import { findOrgKeyPolicy, findOrgKeyPolicyForShare, findUserKeyPolicies, updateOrgKeyPolicy } from "./key-policy.repository.js";
 
 /**

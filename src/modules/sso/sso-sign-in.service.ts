@@ -9,9 +9,10 @@ import { addOrgMembership, changeOrgMembershipRole, lockOrgMemberships, orgAdmin
 import { changeTeamRoleIn, leaveTeamIn } from "../team/team-membership.service.js";
 import { joinTeam, membershipsInOrg, teamIdsInOrg } from "../team/team.service.js";
 import { findOrCreateManagedUser, managedUserOf } from "../user/user.service.js";
-import { markSsoReconciled, type User } from "../user/user.repository.js";
+import { markSsoReconciled, type User } from "../user/user.service.js";
 import { findMappingsOfGroups, type SsoConnection, type SsoGroupMapping } from "./sso.repository.js";
 import type { SsoIdentity } from "./sso-verify.js";
+import { capPersonalKeysOnJoining } from "../key-policy/key-policy.service.js";
 
 /**
  * A sign-in through an organization's SSO connection: the account the organization manages for
@@ -92,6 +93,8 @@ async function apply(tx: Tx, orgId: string, userId: string, change: Change): Pro
   switch (change.kind) {
     case "org.join":
       await addOrgMembership(tx, orgId, userId, change.role, true);
+      // The account's personal keys act here from now on: capped to this organization's key policy, as on accepting an invitation.
+      await capPersonalKeysOnJoining(tx, orgId, userId);
       return writeRelationships(tx, { orgId }, { add: [orgRole(orgId, userId, change.role), userInOrg(userId, orgId)] });
     case "org.set_role":
       await changeOrgMembershipRole(tx, orgId, userId, change.to, true);
@@ -158,7 +161,8 @@ export async function signInThroughConnection(deps: AppDeps, connection: SsoConn
     if (plan.changes.length === 0) {
       if (plan.keptLastAdmin) keptLastAdmin(existing.id);
       // The mark moves even when nothing changes: an older token after this one must not reconcile.
-      await markSsoReconciled(deps.db, existing.id, iat!);
+      // Written only when it moves, so the requests of one token do not each write the user's row.
+      if (existing.sso_reconciled_iat === null || iat! > existing.sso_reconciled_iat) await markSsoReconciled(deps.db, existing.id, iat!);
       return existing;
     }
   }

@@ -1,4 +1,4 @@
-import { requireUser } from "../../auth/caller.js";
+import { refuseGraceSecret, requireUser } from "../../auth/caller.js";
 import type { Authorizer } from "../../authz/authorizer.js";
 import { ORG_ROLE_GRANTS, requireHeld, TEAM_ROLE_GRANTS } from "../../authz/no-escalation.js";
 import type { AppContext } from "../../context.js";
@@ -56,6 +56,8 @@ const asGrant = async (ctx: AppContext, m: SsoGroupMapping) => ({ orgRole: m.org
  * can mint managed users in every mapped group.
  */
 export async function setSsoConnection(ctx: AppContext, input: SsoConnectionInput): Promise<Organization> {
+  // Connecting an IdP mints accounts with every mapping's roles: a credential by proxy.
+  refuseGraceSecret(ctx);
   expectId(input.organizationId, "Organization");
   const orgId = input.organizationId;
   // Those who merely browse the organization (its team keys) know it exists: they are FORBIDDEN;
@@ -117,6 +119,7 @@ export interface SsoGroupMappingInput {
  * one, everything the old one granted (changing it takes that away from the group's members).
  */
 export async function setSsoGroupMapping(ctx: AppContext, input: SsoGroupMappingInput): Promise<SsoGroupMapping> {
+  refuseGraceSecret(ctx);
   expectId(input.organizationId, "Organization");
   const orgId = input.organizationId;
   await ctx.authz.require(orgRef(orgId), "manage");
@@ -150,6 +153,7 @@ export async function setSsoGroupMapping(ctx: AppContext, input: SsoGroupMapping
  * granted go at each member's next sign-in.
  */
 export async function deleteSsoGroupMapping(ctx: AppContext, organizationId: string, group: string): Promise<boolean> {
+  refuseGraceSecret(ctx);
   expectId(organizationId, "Organization");
   await ctx.authz.require(orgRef(organizationId), "manage");
   const mapping = await findMapping(ctx.db, organizationId, group);

@@ -6,7 +6,7 @@ import { revokeKeysMintedBy } from "../api-key/api-key.service.js";
 import { revokeInvitationsSentBy } from "../member/invitation.service.js";
 import type { Tx } from "../../db/database.js";
 import { userSelf } from "./user.relationships.js";
-import { findManagedUser, findUser, findUserByEmail, insertManagedUser, insertUser, markVerified, type User } from "./user.repository.js";
+import { findManagedUser, findUser, findUserByEmail, insertManagedUser, insertUser, markSsoReconciled, markVerified, type User } from "./user.repository.js";
 
 /**
  * The first verified sign-in (an OIDC token with email_verified) of an account that a
@@ -66,6 +66,9 @@ export async function findOrCreateManagedUser(
 
 /** A managed account's id lookup without creating: for the read-only pass before a sign-in's transaction. */
 export const managedUserOf = findManagedUser;
+/** Moves the managed account's reconciled-iat mark forward (sso-sign-in.service.ts). */
+export { markSsoReconciled };
+export type { User };
 
 /* Reads for other modules (no authorization: the caller has authorized what it reads them for). */
 
